@@ -1,0 +1,239 @@
+//! `plugin-manifest.yaml`: parsing, validation and writing.
+//!
+//! One validator serves the engine (when a zip is installed or loaded) and the bundler
+//! (before a zip is written), so a bundle that builds is a bundle that loads.
+
+use std::fmt;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// File name of the manifest at the root of a plugin folder or zip.
+pub const MANIFEST_FILE: &str = "plugin-manifest.yaml";
+
+/// Fields a manifest may carry; anything else is rejected so typos surface at upload.
+pub const ALLOWED_FIELDS: &[&str] = &[
+    "name",
+    "version",
+    "url",
+    "priority",
+    "build_date",
+    "category",
+    "components",
+];
+
+/// Longest `name` or `version` accepted: both end up in file names.
+const MAX_COMPONENT_LEN: usize = 128;
+
+/// Metadata of a plugin, as written in its `plugin-manifest.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginManifest {
+    pub name: String,
+    pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub priority: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_date: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<String>,
+}
+
+/// Why a manifest was refused. `source` names the file (a folder path, a zip path or an
+/// uploaded file name) so an operator knows which plugin is at fault.
+#[derive(Debug, Error)]
+#[error("{source_name}: invalid {MANIFEST_FILE}: {problem}")]
+pub struct ManifestError {
+    pub source_name: String,
+    pub problem: ManifestProblem,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ManifestProblem {
+    /// Not valid YAML, wrong types, missing required field, unknown field.
+    Syntax(String),
+    /// `name` or `version` cannot be used as a file name component.
+    UnsafeComponent {
+        field: &'static str,
+        value: String,
+        reason: &'static str,
+    },
+}
+
+impl fmt::Display for ManifestProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ManifestProblem::Syntax(msg) => f.write_str(msg),
+            ManifestProblem::UnsafeComponent {
+                field,
+                value,
+                reason,
+            } => write!(f, "field `{field}` = {value:?} {reason}"),
+        }
+    }
+}
+
+impl PluginManifest {
+    /// Parses and validates manifest text. `source_name` is used in error messages only.
+    pub fn parse(text: &str, source_name: &str) -> Result<Self, ManifestError> {
+        let err = |problem| ManifestError {
+            source_name: source_name.to_string(),
+            problem,
+        };
+        if text.trim().is_empty() {
+            return Err(err(ManifestProblem::Syntax(
+                "the file is empty; `name` and `version` are required".into(),
+            )));
+        }
+        let manifest: PluginManifest =
+            serde_yaml::from_str(text).map_err(|e| err(ManifestProblem::Syntax(describe(&e))))?;
+        manifest.validate().map_err(err)?;
+        Ok(manifest)
+    }
+
+    /// Reads and validates `plugin-manifest.yaml` inside a plugin folder.
+    pub fn from_dir(dir: &Path) -> Result<Self, ManifestError> {
+        let path = dir.join(MANIFEST_FILE);
+        let source_name = path.display().to_string();
+        let text = std::fs::read_to_string(&path).map_err(|e| ManifestError {
+            source_name: source_name.clone(),
+            problem: ManifestProblem::Syntax(format!("cannot read it: {e}")),
+        })?;
+        Self::parse(&text, &source_name)
+    }
+
+    /// Checks the invariants serde cannot express.
+    pub fn validate(&self) -> Result<(), ManifestProblem> {
+        check_component("name", &self.name)?;
+        check_component("version", &self.version)?;
+        Ok(())
+    }
+
+    /// `<name>-<version>`: the stem of the zip, the extracted folder and the config folder.
+    pub fn id(&self) -> String {
+        format!("{}-{}", self.name, self.version)
+    }
+
+    /// File name of the installed bundle.
+    pub fn zip_file_name(&self) -> String {
+        format!("{}.zip", self.id())
+    }
+
+    /// Whether this plugin should be imported by the host `component` (e.g. `lifecycle`).
+    /// A plugin that lists no components runs everywhere.
+    pub fn runs_in(&self, component: &str) -> bool {
+        self.components.is_empty() || self.components.iter().any(|c| c == component)
+    }
+
+    /// YAML text of the manifest, fields in their documented order.
+    pub fn to_yaml(&self) -> String {
+        // Serialising a struct of strings, integers and lists cannot fail.
+        serde_yaml::to_string(self).unwrap_or_default()
+    }
+}
+
+fn describe(e: &serde_yaml::Error) -> String {
+    let msg = e.to_string();
+    if msg.contains("unknown field") {
+        // serde lists the expected fields already; make the rule explicit for operators.
+        format!("{msg} (allowed fields: {})", ALLOWED_FIELDS.join(", "))
+    } else {
+        msg
+    }
+}
+
+fn check_component(field: &'static str, value: &str) -> Result<(), ManifestProblem> {
+    let bad = |reason| {
+        Err(ManifestProblem::UnsafeComponent {
+            field,
+            value: value.to_string(),
+            reason,
+        })
+    };
+    if value.is_empty() {
+        return bad("is empty");
+    }
+    if value.len() > MAX_COMPONENT_LEN {
+        return bad("is longer than 128 characters");
+    }
+    if value.starts_with('.') || value.starts_with('-') {
+        return bad("must not start with '.' or '-'");
+    }
+    if !value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'))
+    {
+        return bad("may only contain ASCII letters, digits and . _ - +");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_seed_example() {
+        let m = PluginManifest::parse(
+            "name: skynet-watcher\nversion: 1.2.3\nurl: https://example.org\npriority: -1\n",
+            "x",
+        )
+        .expect("valid");
+        assert_eq!(m.name, "skynet-watcher");
+        assert_eq!(m.priority, -1);
+        assert_eq!(m.id(), "skynet-watcher-1.2.3");
+    }
+
+    #[test]
+    fn priority_defaults_to_zero_and_extras_accepted() {
+        let m = PluginManifest::parse(
+            "name: a\nversion: '1'\nbuild_date: 2024-01-01T000000Z\ncategory: core\ncomponents: [lifecycle]\n",
+            "x",
+        )
+        .expect("valid");
+        assert_eq!(m.priority, 0);
+        assert!(m.runs_in("lifecycle"));
+        assert!(!m.runs_in("image-builder"));
+    }
+
+    #[test]
+    fn unknown_field_is_named() {
+        let e = PluginManifest::parse("name: a\nversion: '1'\nprio: 3\n", "bundle.zip")
+            .expect_err("unknown field");
+        let text = e.to_string();
+        assert!(text.contains("bundle.zip"), "{text}");
+        assert!(text.contains("prio"), "{text}");
+        assert!(text.contains("allowed fields"), "{text}");
+    }
+
+    #[test]
+    fn unsafe_names_rejected() {
+        for bad in ["../x", "a/b", "", ".hidden", "a b", "-x"] {
+            let text = format!("name: {bad:?}\nversion: '1'\n");
+            assert!(
+                PluginManifest::parse(&text, "x").is_err(),
+                "{bad:?} accepted"
+            );
+        }
+        assert!(PluginManifest::parse("name: a\nversion: 1/2\n", "x").is_err());
+    }
+
+    #[test]
+    fn missing_version_rejected() {
+        let e = PluginManifest::parse("name: a\n", "x").expect_err("missing");
+        assert!(e.to_string().contains("version"), "{e}");
+    }
+
+    #[test]
+    fn yaml_round_trip() {
+        let m = PluginManifest::parse("name: a\nversion: '1.0'\ncomponents: [x]\n", "x")
+            .expect("valid");
+        let again = PluginManifest::parse(&m.to_yaml(), "y").expect("valid");
+        assert_eq!(m, again);
+    }
+}
