@@ -8,7 +8,21 @@
 
 pub mod archive;
 pub mod bundle;
+pub mod bundle_cli;
+pub mod cli;
 pub mod deps;
+pub mod engine;
+pub mod error;
 pub mod manifest;
+pub mod python;
+pub mod store;
+pub mod types;
 
+pub use engine::{
+    CallMode, EngineBuilder, EngineOptions, HookError, HookOutput, JobType, LoadedPlugin,
+    PluginEngine, PluginInfo, PluginObject, PluginRef, PluginStatus,
+};
+pub use error::EngineError;
 pub use manifest::PluginManifest;
+pub use python::{HookArgs, PyFailure, PyValue};
+pub use types::{FatmanDto, GitDefinition, Manifest};

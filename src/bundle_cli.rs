@@ -1,0 +1,59 @@
+//! `bundle` subcommand, shared by `racetrack-plugin-bundler` and `racetrack-plugin`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::bundle::{build_bundle, source_date_epoch_from_env, BundleOptions};
+
+/// Arguments of `bundle`: turn a plugin folder into `<name>-<version>.zip`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct BundleArgs {
+    /// Plugin folder holding plugin.py and plugin-manifest.yaml [default: .]
+    pub workdir: Option<PathBuf>,
+    /// Directory to write the zip to [default: the plugin folder]
+    #[arg(long = "out", value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// File name of the zip [default: <name>-<version>.zip]
+    #[arg(long = "out-filename", value_name = "NAME")]
+    pub out_filename: Option<String>,
+    /// Version to write into the bundled manifest, replacing the folder's
+    #[arg(long = "plugin-version", value_name = "V")]
+    pub plugin_version: Option<String>,
+}
+
+impl BundleArgs {
+    /// The library options these arguments stand for.
+    pub fn options(&self) -> BundleOptions {
+        BundleOptions {
+            out_dir: self.out.clone(),
+            out_filename: self.out_filename.clone(),
+            plugin_version: self.plugin_version.clone(),
+        }
+    }
+
+    /// The plugin folder, `.` when not given.
+    pub fn workdir(&self) -> &Path {
+        self.workdir.as_deref().unwrap_or(Path::new("."))
+    }
+}
+
+/// Runs `bundle`: reports the zip on stdout, or the error on stderr with exit code 1.
+pub fn run_bundle(args: &BundleArgs) -> ExitCode {
+    let result = source_date_epoch_from_env()
+        .and_then(|epoch| build_bundle(args.workdir(), &args.options(), epoch));
+    match result {
+        Ok(bundle) => {
+            println!(
+                "Plugin {} {} bundled to {}",
+                bundle.manifest.name,
+                bundle.manifest.version,
+                bundle.path.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

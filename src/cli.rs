@@ -1,0 +1,569 @@
+//! The `racetrack-plugin` command line, shared by the Rust binary and
+//! `python -m racetrack_plugins` (same parser, same output, same exit codes).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+use crate::bundle::{self, BundleOptions};
+use crate::bundle_cli::{run_bundle, BundleArgs};
+use crate::deps::Installer;
+use crate::engine::{PluginEngine, PluginInfo, PluginStatus};
+use crate::python::HookArgs;
+use crate::types::{FatmanDto, GitDefinition, Manifest};
+
+/// Exit code: a plugin or hook failed.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: bad usage (clap uses it for parse errors too).
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "racetrack-plugin",
+    version,
+    about = "Install, list, call and bundle Racetrack plugins",
+    after_help = "Exit codes: 0 ok, 1 a plugin or hook failed, 2 bad usage."
+)]
+pub struct Cli {
+    /// Plugins directory.
+    #[arg(
+        long,
+        global = true,
+        env = "RACETRACK_PLUGINS_DIR",
+        default_value = "plugins"
+    )]
+    pub plugins_dir: PathBuf,
+    /// Host component (e.g. lifecycle); plugins made for other components are skipped.
+    #[arg(long, global = true)]
+    pub component: Option<String>,
+    /// Tool installing requirements.txt: auto (uv when on PATH), pip or uv.
+    #[arg(long, global = true, default_value = "auto")]
+    pub installer: Installer,
+    /// Install requirements from this folder of wheels only, without any index.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub wheelhouse: Option<PathBuf>,
+    /// More logs on stderr (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Install a plugin zip (validated and loaded before it becomes active).
+    Install {
+        file: PathBuf,
+        /// Remove every other version of the plugin.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// List installed plugins with their status.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a plugin (all versions, or one).
+    Delete {
+        name: String,
+        version: Option<String>,
+        /// Delete its config folder too (kept by default).
+        #[arg(long)]
+        purge_config: bool,
+    },
+    /// Call a hook on every plugin implementing it, in order.
+    Call {
+        hook: String,
+        /// Keyword arguments as a JSON object.
+        #[arg(long, value_name = "JSON")]
+        kwargs: Option<String>,
+        /// Positional arguments as a JSON array.
+        #[arg(long, value_name = "JSON")]
+        args: Option<String>,
+        /// Call only this plugin.
+        #[arg(long, value_name = "NAME")]
+        plugin: Option<String>,
+        /// Call every plugin even when one raises.
+        #[arg(long)]
+        collect_all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a plugin's Markdown documentation.
+    Docs { name: String },
+    /// Rebuild a plugin's venv from its requirements.txt.
+    RebuildVenv {
+        name: String,
+        version: Option<String>,
+    },
+    /// Bundle a plugin folder into <name>-<version>.zip.
+    Bundle(BundleArgs),
+    /// Bundle plugin_sample into a temporary plugins dir, load it and call every hook.
+    Demo {
+        /// Plugin folder to demonstrate.
+        #[arg(long, value_name = "DIR")]
+        sample: Option<PathBuf>,
+    },
+}
+
+/// Parses `argv` (program name first) and runs the command; returns the exit code.
+pub fn run_from_args<I, T>(argv: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_USAGE } else { 0 };
+        }
+    };
+    init_logging(cli.verbose);
+    run(cli)
+}
+
+pub fn main_exit_code() -> ExitCode {
+    ExitCode::from(run_from_args(std::env::args_os()))
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn fail(message: impl std::fmt::Display) -> u8 {
+    eprintln!("error: {message}");
+    EXIT_FAILED
+}
+
+fn open_engine(cli: &Cli, dir: &Path) -> Result<PluginEngine, u8> {
+    let mut builder = PluginEngine::builder(dir)
+        .installer(cli.installer)
+        .watch_interval(None);
+    if let Some(component) = &cli.component {
+        builder = builder.component(component.clone());
+    }
+    if let Some(wheelhouse) = &cli.wheelhouse {
+        builder = builder.offline_wheelhouse(wheelhouse.clone());
+    }
+    builder.build().map_err(fail)
+}
+
+pub fn run(cli: Cli) -> u8 {
+    let result = match &cli.command {
+        Command::Bundle(args) => return exit_code_of(run_bundle(args)),
+        Command::Demo { sample } => demo(&cli, sample.as_deref()),
+        _ => match open_engine(&cli, &cli.plugins_dir) {
+            Ok(engine) => dispatch(&cli, &engine),
+            Err(code) => Err(code),
+        },
+    };
+    result.err().unwrap_or(0)
+}
+
+fn exit_code_of(code: ExitCode) -> u8 {
+    if code == ExitCode::SUCCESS {
+        0
+    } else {
+        EXIT_FAILED
+    }
+}
+
+fn dispatch(cli: &Cli, engine: &PluginEngine) -> Result<(), u8> {
+    match &cli.command {
+        Command::Install { file, replace } => {
+            let data = std::fs::read(file).map_err(|e| fail(format!("{}: {e}", file.display())))?;
+            let filename = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let manifest = engine
+                .upload_plugin(&filename, &data, *replace)
+                .map_err(fail)?;
+            println!("Installed plugin {} {}", manifest.name, manifest.version);
+            Ok(())
+        }
+        Command::List { json } => {
+            let plugins = engine.plugins();
+            if *json {
+                print_json(&list_json(&plugins));
+            } else {
+                print_table(&plugins);
+            }
+            if plugins.iter().any(|p| p.status == PluginStatus::Failed) {
+                Err(EXIT_FAILED)
+            } else {
+                Ok(())
+            }
+        }
+        Command::Delete {
+            name,
+            version,
+            purge_config,
+        } => {
+            let removed = engine
+                .delete_plugin(name, version.as_deref(), *purge_config)
+                .map_err(fail)?;
+            for plugin in removed {
+                println!("Deleted plugin {plugin}");
+            }
+            Ok(())
+        }
+        Command::Call {
+            hook,
+            kwargs,
+            args,
+            plugin,
+            collect_all,
+            json,
+        } => call(
+            engine,
+            hook,
+            kwargs.as_deref(),
+            args.as_deref(),
+            plugin.as_deref(),
+            *collect_all,
+            *json,
+        ),
+        Command::Docs { name } => match engine.markdown_docs(name) {
+            Ok(Some(docs)) => {
+                println!("{docs}");
+                Ok(())
+            }
+            Ok(None) => {
+                println!("Plugin {name} has no documentation.");
+                Ok(())
+            }
+            Err(e) => Err(fail(e)),
+        },
+        Command::RebuildVenv { name, version } => {
+            let rebuilt = engine
+                .rebuild_venv(name, version.as_deref())
+                .map_err(fail)?;
+            for info in &rebuilt {
+                match &info.venv {
+                    Some(venv) => println!(
+                        "Rebuilt venv of {} {}: {}",
+                        info.name,
+                        info.version,
+                        venv.display()
+                    ),
+                    None => println!(
+                        "{} {} has no requirements.txt, so no venv",
+                        info.name, info.version
+                    ),
+                }
+            }
+            match rebuilt.iter().find(|p| p.status == PluginStatus::Failed) {
+                Some(failed) => Err(fail(failed.error.clone().unwrap_or_default())),
+                None => Ok(()),
+            }
+        }
+        Command::Bundle(_) | Command::Demo { .. } => Ok(()),
+    }
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(
+    what: &str,
+    text: Option<&str>,
+) -> Result<Option<T>, u8> {
+    text.map(|t| {
+        serde_json::from_str(t).map_err(|e| {
+            eprintln!("error: --{what} is not valid JSON of the right shape: {e}");
+            EXIT_USAGE
+        })
+    })
+    .transpose()
+}
+
+fn call(
+    engine: &PluginEngine,
+    hook: &str,
+    kwargs: Option<&str>,
+    args: Option<&str>,
+    plugin: Option<&str>,
+    collect_all: bool,
+    json: bool,
+) -> Result<(), u8> {
+    let kwargs: Option<serde_json::Map<String, serde_json::Value>> = parse_json("kwargs", kwargs)?;
+    let positional: Option<Vec<serde_json::Value>> = parse_json("args", args)?;
+    let mut hook_args = HookArgs::new();
+    for value in positional.unwrap_or_default() {
+        hook_args = hook_args.arg(value);
+    }
+    hook_args = hook_args.kwargs_from_json(kwargs.unwrap_or_default());
+
+    let results = match plugin {
+        Some(name) => vec![engine
+            .invoke_one(name, hook, &hook_args)
+            .map(|o| o.into_iter().collect())],
+        None if collect_all => engine
+            .invoke_collect(hook, &hook_args)
+            .into_iter()
+            .map(|r| r.map(|o| vec![o]))
+            .collect(),
+        None => vec![engine.invoke(hook, &hook_args)],
+    };
+    let mut rows = Vec::new();
+    let mut failed = false;
+    for result in results {
+        match result {
+            Ok(outputs) => {
+                for output in outputs {
+                    let value = output.value.to_json().map_err(fail)?;
+                    rows.push(json!({
+                        "plugin": output.plugin.name,
+                        "version": output.plugin.version,
+                        "result": value,
+                    }));
+                }
+            }
+            Err(e) => {
+                failed = true;
+                eprintln!("error: {e}");
+            }
+        }
+    }
+    if json {
+        print_json(&serde_json::Value::Array(rows));
+    } else {
+        for row in &rows {
+            println!(
+                "{} {}: {}",
+                row["plugin"].as_str().unwrap_or(""),
+                row["version"].as_str().unwrap_or(""),
+                row["result"]
+            );
+        }
+        if rows.is_empty() && !failed {
+            println!("No loaded plugin implements {hook}.");
+        }
+    }
+    if failed {
+        Err(EXIT_FAILED)
+    } else {
+        Ok(())
+    }
+}
+
+fn list_json(plugins: &[PluginInfo]) -> serde_json::Value {
+    serde_json::Value::Array(
+        plugins
+            .iter()
+            .map(|p| {
+                json!({
+                    "name": p.name,
+                    "version": p.version,
+                    "priority": p.priority,
+                    "url": p.url,
+                    "category": p.category,
+                    "components": p.components,
+                    "status": p.status,
+                    "error": p.error,
+                    "venv": p.venv,
+                    "warnings": p.warnings,
+                })
+            })
+            .collect(),
+    )
+}
+
+fn print_json(value: &serde_json::Value) {
+    let text = serde_json::to_string_pretty(value).unwrap_or_default();
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
+}
+
+fn print_table(plugins: &[PluginInfo]) {
+    if plugins.is_empty() {
+        println!("No plugins installed.");
+        return;
+    }
+    println!(
+        "{:<28} {:<12} {:>8}  {:<8} VENV",
+        "NAME", "VERSION", "PRIORITY", "STATUS"
+    );
+    for p in plugins {
+        let venv = p
+            .venv
+            .as_ref()
+            .map(|v| v.display().to_string())
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{:<28} {:<12} {:>8}  {:<8} {venv}",
+            p.name,
+            p.version,
+            p.priority,
+            p.status.to_string()
+        );
+        if let Some(error) = &p.error {
+            for line in error.lines() {
+                println!("    {line}");
+            }
+        }
+        for warning in &p.warnings {
+            println!("    warning: {warning}");
+        }
+    }
+}
+
+/// Where the sample plugin lives: `./plugin_sample`, else the one in the source tree.
+fn sample_dir(explicit: Option<&Path>) -> PathBuf {
+    if let Some(dir) = explicit {
+        return dir.to_path_buf();
+    }
+    let local = PathBuf::from("plugin_sample");
+    if local.join("plugin.py").is_file() {
+        return local;
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("plugin_sample")
+}
+
+fn demo(cli: &Cli, sample: Option<&Path>) -> Result<(), u8> {
+    let sample = sample_dir(sample);
+    let scratch = tempfile::tempdir().map_err(fail)?;
+    let plugins_dir = scratch.path().join("plugins");
+    let out = scratch.path().join("dist");
+    std::fs::create_dir_all(&out).map_err(fail)?;
+    let zip = bundle::bundle_plugin(
+        &sample,
+        &BundleOptions {
+            out_dir: Some(out),
+            ..BundleOptions::default()
+        },
+    )
+    .map_err(fail)?;
+    println!("Bundled {} into {}", sample.display(), zip.display());
+
+    let engine = open_engine(cli, &plugins_dir)?;
+    let data = std::fs::read(&zip).map_err(fail)?;
+    let name = zip
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let manifest = engine.upload_plugin(&name, &data, false).map_err(fail)?;
+    println!(
+        "Installed {} {} into {}",
+        manifest.name,
+        manifest.version,
+        plugins_dir.display()
+    );
+    let interp = engine.interpreter();
+    println!(
+        "Python {} (prefix {})",
+        interp.version_text.lines().next().unwrap_or(""),
+        interp.prefix
+    );
+    print_table(&engine.plugins());
+    println!();
+
+    let fatman_manifest = Manifest {
+        name: "adder".into(),
+        owner_email: "owner@example.com".into(),
+        lang: Some("python3".into()),
+        git: GitDefinition {
+            remote: "https://github.com/TheRacetrack/racetrack".into(),
+            branch: Some("master".into()),
+            directory: Some("sample/python-class".into()),
+            ..GitDefinition::default()
+        },
+        ..Manifest::default()
+    };
+    let fatman = FatmanDto {
+        name: "adder".into(),
+        version: "0.0.1".into(),
+        status: "running".into(),
+        create_time: 1_700_000_000,
+        update_time: 1_700_000_100,
+        manifest: Some(fatman_manifest.clone()),
+        internal_name: Some("fatman-adder-v-0-0-1".into()),
+        deployed_by: Some("admin".into()),
+        ..FatmanDto::default()
+    };
+
+    let mut failed = false;
+    let mut report = |hook: &str, outcome: Result<String, String>| match outcome {
+        Ok(text) => println!("{hook}: {text}"),
+        Err(e) => {
+            failed = true;
+            println!("{hook}: FAILED: {e}");
+        }
+    };
+    report(
+        "post_fatman_deploy",
+        engine
+            .post_fatman_deploy(
+                &fatman_manifest,
+                &fatman,
+                "registry.example.com/adder:0.0.1",
+                Some("admin"),
+            )
+            .map(|_| "ok".into())
+            .map_err(|e| e.to_string()),
+    );
+    report(
+        "fatman_runtime_env_vars",
+        engine
+            .fatman_runtime_env_vars()
+            .map(|v| format!("{v:?}"))
+            .map_err(|e| e.to_string()),
+    );
+    report(
+        "fatman_job_types",
+        engine
+            .fatman_job_types("registry.example.com/racetrack")
+            .map(|t| {
+                format!(
+                    "{:?}",
+                    t.iter()
+                        .map(|(k, v)| (k, &v.base_image, &v.template_path))
+                        .collect::<Vec<_>>()
+                )
+            })
+            .map_err(|e| e.to_string()),
+    );
+    for (hook, result) in [
+        ("fatman_deployers", engine.fatman_deployers()),
+        ("fatman_monitors", engine.fatman_monitors()),
+        ("fatman_logs_streamers", engine.fatman_logs_streamers()),
+    ] {
+        report(
+            hook,
+            result
+                .map(|m| format!("{:?}", m.keys().collect::<Vec<_>>()))
+                .map_err(|e| e.to_string()),
+        );
+    }
+    report(
+        "markdown_docs",
+        engine
+            .markdown_docs(&manifest.name)
+            .map(|d| d.unwrap_or_else(|| "(none)".into()))
+            .map_err(|e| e.to_string()),
+    );
+    report(
+        "post_fatman_delete",
+        engine
+            .post_fatman_delete(&fatman, Some("admin"))
+            .map(|_| "ok".into())
+            .map_err(|e| e.to_string()),
+    );
+    if failed {
+        Err(EXIT_FAILED)
+    } else {
+        Ok(())
+    }
+}

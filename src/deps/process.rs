@@ -1,0 +1,257 @@
+//! Running installer child processes: bounded in time, output captured.
+//!
+//! Every line a child writes goes to `tracing` at debug level as it arrives; only the
+//! last few lines are kept, for error messages. On timeout the whole process group
+//! is killed, because pip (`--python`) and uv start children of their own that would
+//! otherwise keep running and keep our pipes open.
+
+use std::collections::VecDeque;
+use std::io::{self, BufRead, BufReader, Read};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use wait_timeout::ChildExt;
+
+/// Lines of output kept for error messages.
+pub(crate) const TAIL_LINES: usize = 20;
+/// Longest line kept (in bytes, cut at a character boundary); pip can print huge ones.
+const MAX_LINE: usize = 2000;
+/// After the child is gone, how long to wait for its pipes to close. A grandchild that
+/// escaped the process group could hold them open forever.
+const READER_GRACE: Duration = Duration::from_secs(5);
+
+static CHILD_PROCESSES: AtomicU64 = AtomicU64::new(0);
+
+/// Child processes this module has started in this process (probes included).
+pub(crate) fn child_processes() -> u64 {
+    CHILD_PROCESSES.load(Ordering::Relaxed)
+}
+
+#[derive(Debug)]
+pub(crate) enum Finish {
+    Exited(ExitStatus),
+    TimedOut,
+}
+
+#[derive(Debug)]
+pub(crate) struct RunOutcome {
+    pub finish: Finish,
+    /// Last [`TAIL_LINES`] lines of stdout and stderr, roughly in the order written.
+    pub tail: Vec<String>,
+    pub elapsed: Duration,
+}
+
+impl RunOutcome {
+    pub fn success(&self) -> bool {
+        matches!(&self.finish, Finish::Exited(status) if status.success())
+    }
+
+    pub fn tail_text(&self) -> String {
+        self.tail.join("\n")
+    }
+}
+
+/// Runs `cmd` to completion or until `timeout`, whichever comes first. `label` tags
+/// the logged output lines. Errors only when the child cannot be started or waited on.
+pub(crate) fn run(cmd: Command, label: &str, timeout: Duration) -> io::Result<RunOutcome> {
+    run_counted(cmd, label, timeout, None)
+}
+
+/// [`run`], also bumping `counter` once the child has started.
+pub(crate) fn run_counted(
+    mut cmd: Command,
+    label: &str,
+    timeout: Duration,
+    counter: Option<&AtomicU64>,
+) -> io::Result<RunOutcome> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        // Own process group, so a timeout can kill pip's and uv's children too.
+        cmd.process_group(0);
+    }
+    tracing::debug!(child = label, command = ?cmd, "starting");
+    let started = Instant::now();
+    let mut child = cmd.spawn()?;
+    CHILD_PROCESSES.fetch_add(1, Ordering::Relaxed);
+    if let Some(counter) = counter {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    let tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_LINES)));
+    let label: Arc<str> = Arc::from(label);
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let mut readers = 0;
+    if let Some(out) = child.stdout.take() {
+        spawn_reader(out, "stdout", &label, &tail, done_tx.clone());
+        readers += 1;
+    }
+    if let Some(err) = child.stderr.take() {
+        spawn_reader(err, "stderr", &label, &tail, done_tx.clone());
+        readers += 1;
+    }
+    drop(done_tx);
+
+    let finish = match child.wait_timeout(timeout) {
+        Ok(Some(status)) => Finish::Exited(status),
+        Ok(None) => {
+            tracing::warn!(
+                child = &*label,
+                ?timeout,
+                "did not finish in time; killing it"
+            );
+            kill_tree(&mut child);
+            Finish::TimedOut
+        }
+        Err(e) => {
+            kill_tree(&mut child);
+            return Err(e);
+        }
+    };
+
+    let grace_end = Instant::now() + READER_GRACE;
+    for _ in 0..readers {
+        let left = grace_end.saturating_duration_since(Instant::now());
+        if done_rx.recv_timeout(left).is_err() {
+            tracing::debug!(
+                child = &*label,
+                "output pipes still open; not waiting for them"
+            );
+            break;
+        }
+    }
+    let tail = lock(&tail).iter().cloned().collect();
+    let elapsed = started.elapsed();
+    tracing::debug!(child = &*label, ?finish, ?elapsed, "finished");
+    Ok(RunOutcome {
+        finish,
+        tail,
+        elapsed,
+    })
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn spawn_reader<R: Read + Send + 'static>(
+    stream: R,
+    name: &'static str,
+    label: &Arc<str>,
+    tail: &Arc<Mutex<VecDeque<String>>>,
+    done: mpsc::Sender<()>,
+) {
+    let label = Arc::clone(label);
+    let tail = Arc::clone(tail);
+    thread::spawn(move || {
+        let mut reader = BufReader::new(stream);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match reader.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            let text = String::from_utf8_lossy(&buf);
+            let line = truncate(text.trim_end());
+            if line.is_empty() {
+                continue;
+            }
+            tracing::debug!(child = &*label, stream = name, "{line}");
+            let mut tail = lock(&tail);
+            if tail.len() == TAIL_LINES {
+                tail.pop_front();
+            }
+            tail.push_back(line.to_owned());
+        }
+        let _ = done.send(());
+    });
+}
+
+fn truncate(line: &str) -> &str {
+    if line.len() <= MAX_LINE {
+        return line;
+    }
+    let mut end = MAX_LINE;
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    &line[..end]
+}
+
+/// Kills the child's process group (Unix) and the child itself, then reaps it.
+fn kill_tree(child: &mut Child) {
+    #[cfg(unix)]
+    {
+        // No libc in this crate: the standard `kill` utility signals the group.
+        let group = format!("-{}", child.id());
+        let result = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if let Err(e) = result {
+            tracing::debug!("cannot run kill for process group {group}: {e}");
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn captures_the_tail_of_both_streams() {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c").arg(
+            "i=0; while [ $i -lt 30 ]; do echo out$i; i=$((i+1)); done; echo boom >&2; exit 3",
+        );
+        let outcome = run(cmd, "test", Duration::from_secs(30)).expect("sh runs");
+        assert!(!outcome.success());
+        match outcome.finish {
+            Finish::Exited(status) => assert_eq!(status.code(), Some(3)),
+            Finish::TimedOut => panic!("should not time out"),
+        }
+        assert_eq!(outcome.tail.len(), TAIL_LINES);
+        assert!(
+            outcome.tail.iter().any(|l| l == "boom"),
+            "{:?}",
+            outcome.tail
+        );
+        assert!(outcome.tail.iter().any(|l| l == "out29"));
+        assert!(!outcome.tail.iter().any(|l| l == "out0"));
+    }
+
+    #[test]
+    fn timeout_kills_the_whole_group() {
+        let mut cmd = Command::new("sh");
+        // The grandchild `sleep` keeps stdout open; killing only `sh` would leave it.
+        cmd.arg("-c").arg("echo started; sleep 60 & sleep 60");
+        let started = Instant::now();
+        let outcome = run(cmd, "test", Duration::from_millis(300)).expect("sh runs");
+        assert!(matches!(outcome.finish, Finish::TimedOut));
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "took {:?}; the grandchild was not killed",
+            started.elapsed()
+        );
+        assert_eq!(outcome.tail, vec!["started".to_owned()]);
+    }
+
+    #[test]
+    fn long_lines_are_cut_at_char_boundaries() {
+        let line = "é".repeat(MAX_LINE);
+        let cut = truncate(&line);
+        assert!(cut.len() <= MAX_LINE);
+        assert!(cut.chars().all(|c| c == 'é'));
+    }
+}

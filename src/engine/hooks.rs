@@ -1,0 +1,203 @@
+//! The seed's hooks, typed for Rust hosts.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::invoke::{HookError, HookOutput, PluginRef};
+use super::PluginEngine;
+use crate::python::{HookArgs, PyValue};
+use crate::types::{FatmanDto, Manifest};
+
+/// A job type offered by a plugin (`fatman_job_types`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobType {
+    pub plugin: PluginRef,
+    pub base_image: String,
+    /// Dockerfile template, resolved inside the plugin's folder.
+    pub template_path: PathBuf,
+}
+
+/// A live Python object a plugin provides (deployer, monitor, logs streamer); call
+/// its methods with [`PyValue::call_method`].
+#[derive(Debug, Clone)]
+pub struct PluginObject {
+    pub plugin: PluginRef,
+    pub object: PyValue,
+}
+
+fn bad_result(output: &HookOutput, hook: &str, problem: impl Into<String>) -> HookError {
+    HookError::BadResult {
+        plugin: output.plugin.clone(),
+        hook: hook.to_string(),
+        problem: problem.into(),
+    }
+}
+
+impl PluginEngine {
+    /// Supplementary actions after a fatman is deployed.
+    pub fn post_fatman_deploy(
+        &self,
+        manifest: &Manifest,
+        fatman: &FatmanDto,
+        image_name: &str,
+        deployer_username: Option<&str>,
+    ) -> Result<(), HookError> {
+        let args = HookArgs::new()
+            .arg(manifest.clone())
+            .arg(fatman.clone())
+            .arg(image_name.to_string())
+            .kwarg("deployer_username", deployer_username.map(String::from));
+        self.invoke("post_fatman_deploy", &args).map(|_| ())
+    }
+
+    /// Supplementary actions after a fatman is deleted.
+    pub fn post_fatman_delete(
+        &self,
+        fatman: &FatmanDto,
+        username_executor: Option<&str>,
+    ) -> Result<(), HookError> {
+        let args = HookArgs::new()
+            .arg(fatman.clone())
+            .kwarg("username_executor", username_executor.map(String::from));
+        self.invoke("post_fatman_delete", &args).map(|_| ())
+    }
+
+    /// Env vars every plugin adds to a fatman's runtime, merged; a later plugin in the
+    /// call order overrides an earlier one's variable.
+    pub fn fatman_runtime_env_vars(&self) -> Result<BTreeMap<String, String>, HookError> {
+        const HOOK: &str = "fatman_runtime_env_vars";
+        let mut merged = BTreeMap::new();
+        for output in self.invoke(HOOK, &HookArgs::new())? {
+            if output.value.is_none() {
+                continue;
+            }
+            let vars: BTreeMap<String, String> = output.value.deserialize().map_err(|e| {
+                bad_result(&output, HOOK, format!("expected a dict of str to str: {e}"))
+            })?;
+            merged.extend(vars);
+        }
+        Ok(merged)
+    }
+
+    /// Job types: job name → (base image, Dockerfile template inside the plugin).
+    pub fn fatman_job_types(
+        &self,
+        docker_registry_prefix: &str,
+    ) -> Result<BTreeMap<String, JobType>, HookError> {
+        const HOOK: &str = "fatman_job_types";
+        let args = HookArgs::new().arg(docker_registry_prefix.to_string());
+        let mut types = BTreeMap::new();
+        for output in self.invoke(HOOK, &args)? {
+            if output.value.is_none() {
+                continue;
+            }
+            let entries: BTreeMap<String, (String, String)> =
+                output.value.deserialize().map_err(|e| {
+                    bad_result(
+                        &output,
+                        HOOK,
+                        format!("expected a dict of name to (base image, template path): {e}"),
+                    )
+                })?;
+            let plugin_dir = self
+                .find_plugin(&output.plugin.name, Some(&output.plugin.version))
+                .map(|p| p.plugin_dir.clone())
+                .unwrap_or_default();
+            for (name, (base_image, template)) in entries {
+                let template_path = resolve_inside(&plugin_dir, &template).map_err(|problem| {
+                    bad_result(&output, HOOK, format!("job type {name}: {problem}"))
+                })?;
+                types.insert(
+                    name,
+                    JobType {
+                        plugin: output.plugin.clone(),
+                        base_image,
+                        template_path,
+                    },
+                );
+            }
+        }
+        Ok(types)
+    }
+
+    /// Fatman deployers: name → live deployer object.
+    pub fn fatman_deployers(&self) -> Result<BTreeMap<String, PluginObject>, HookError> {
+        self.named_objects("fatman_deployers")
+    }
+
+    /// Fatman monitors: name → live monitor object.
+    pub fn fatman_monitors(&self) -> Result<BTreeMap<String, PluginObject>, HookError> {
+        self.named_objects("fatman_monitors")
+    }
+
+    /// Fatman logs streamers: name → live streamer object.
+    pub fn fatman_logs_streamers(&self) -> Result<BTreeMap<String, PluginObject>, HookError> {
+        self.named_objects("fatman_logs_streamers")
+    }
+
+    /// A plugin's documentation in Markdown, if it has any.
+    pub fn markdown_docs(&self, plugin_name: &str) -> Result<Option<String>, HookError> {
+        const HOOK: &str = "markdown_docs";
+        let Some(output) = self.invoke_one(plugin_name, HOOK, &HookArgs::new())? else {
+            return Ok(None);
+        };
+        if output.value.is_none() {
+            return Ok(None);
+        }
+        output
+            .value
+            .deserialize::<String>()
+            .map(Some)
+            .map_err(|e| bad_result(&output, HOOK, format!("expected a str: {e}")))
+    }
+
+    fn named_objects(&self, hook: &str) -> Result<BTreeMap<String, PluginObject>, HookError> {
+        let mut objects = BTreeMap::new();
+        for output in self.invoke(hook, &HookArgs::new())? {
+            if output.value.is_none() {
+                continue;
+            }
+            let entries = output
+                .value
+                .dict_items()
+                .map_err(|problem| bad_result(&output, hook, problem))?;
+            for (name, object) in entries {
+                if let Some(previous) = objects.get(&name).map(|o: &PluginObject| o.plugin.clone())
+                {
+                    tracing::warn!(
+                        hook,
+                        name,
+                        "{} overrides the one of {previous}",
+                        output.plugin
+                    );
+                }
+                objects.insert(
+                    name,
+                    PluginObject {
+                        plugin: output.plugin.clone(),
+                        object,
+                    },
+                );
+            }
+        }
+        Ok(objects)
+    }
+}
+
+/// Resolves a path a plugin returned against its folder, refusing anything outside.
+fn resolve_inside(plugin_dir: &std::path::Path, path: &str) -> Result<PathBuf, String> {
+    let joined = plugin_dir.join(path);
+    let resolved = joined
+        .canonicalize()
+        .map_err(|e| format!("template {path:?} cannot be opened: {e}"))?;
+    let root = plugin_dir
+        .canonicalize()
+        .map_err(|e| format!("plugin folder {}: {e}", plugin_dir.display()))?;
+    if resolved.starts_with(&root) {
+        Ok(resolved)
+    } else {
+        Err(format!(
+            "template {path:?} lies outside the plugin's folder"
+        ))
+    }
+}

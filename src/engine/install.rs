@@ -1,0 +1,259 @@
+//! Installing and deleting plugins. An upload is extracted and imported in a staging
+//! area first; only a plugin that loads there is moved into place, so a broken upload
+//! never replaces a working plugin.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use pyo3::Python;
+
+use super::load::{import_staged, StagedPlugin};
+use super::{PluginEngine, PluginRef};
+use crate::archive;
+use crate::error::EngineError;
+use crate::manifest::PluginManifest;
+use crate::python;
+use crate::store::remove_if_exists;
+
+impl PluginEngine {
+    /// Installs a plugin bundle. `filename` is the uploaded file's name (for messages
+    /// and the `.zip` check). The bundle is validated and fully loaded before it becomes
+    /// active; on any error nothing changes. An installed plugin with the same name and
+    /// version is replaced; with `replace`, every other version of that name is removed.
+    pub fn upload_plugin(
+        &self,
+        filename: &str,
+        data: &[u8],
+        replace: bool,
+    ) -> Result<PluginManifest, EngineError> {
+        if !filename.to_ascii_lowercase().ends_with(".zip") {
+            return Err(EngineError::NotAZip {
+                filename: filename.to_string(),
+            });
+        }
+        let span = tracing::info_span!("upload_plugin", filename);
+        let _entered = span.enter();
+        let dir = &self.inner.dir;
+        let staging = dir.staging_dir().map_err(EngineError::io(dir.root()))?;
+        let zip_tmp = staging.path().join("bundle.zip");
+        fs::write(&zip_tmp, data).map_err(EngineError::io(&zip_tmp))?;
+        let manifest = archive::read_manifest_as(&zip_tmp, filename)?;
+        let id = manifest.id();
+        let staged = StagedPlugin {
+            id: id.clone(),
+            plugin_dir: staging.path().join("extracted").join(&id),
+            venvs_root: staging.path().join("venvs"),
+        };
+        archive::extract_as(
+            &zip_tmp,
+            filename,
+            &staged.plugin_dir,
+            &self.inner.options.limits,
+        )?;
+
+        let _guard = self
+            .inner
+            .load_lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let meant_here = self
+            .inner
+            .options
+            .component
+            .as_deref()
+            .is_none_or(|c| manifest.runs_in(c));
+        if meant_here {
+            self.try_load(filename, &manifest, &zip_tmp, &staged, staging.path())?;
+        }
+
+        // Commit: code, venv, zip, then bookkeeping and the change marker.
+        let hash = archive::sha256_file(&zip_tmp).map_err(EngineError::io(&zip_tmp))?;
+        dir.adopt_extracted(&id, &staged.plugin_dir, &hash)
+            .map_err(EngineError::io(dir.extracted_dir(&id)))?;
+        let staged_venv = staged.venvs_root.join(&id);
+        let final_venv = dir.venvs_root().join(&id);
+        remove_if_exists(&final_venv).map_err(EngineError::io(&final_venv))?;
+        if staged_venv.is_dir() {
+            fs::create_dir_all(dir.venvs_root()).map_err(EngineError::io(dir.venvs_root()))?;
+            fs::rename(&staged_venv, &final_venv).map_err(EngineError::io(&final_venv))?;
+        }
+        let zip_path = dir.zip_path(&id);
+        fs::rename(&zip_tmp, &zip_path).map_err(EngineError::io(&zip_path))?;
+        dir.ensure_config(&id)
+            .map_err(EngineError::io(dir.config_path(&id)))?;
+        dir.record_installed(std::slice::from_ref(&id))
+            .map_err(EngineError::io(dir.root()))?;
+        if replace {
+            for (other, other_zip) in self.installed_ids(&manifest.name, None)? {
+                if other.version != manifest.version {
+                    self.remove_files(&other, &other_zip, false)?;
+                }
+            }
+        }
+        dir.bump_change_marker()
+            .map_err(EngineError::io(dir.root()))?;
+        tracing::info!(plugin = %manifest.name, version = %manifest.version, "plugin installed");
+        self.reload_locked();
+        Ok(manifest)
+    }
+
+    /// Imports the staged plugin once to prove it loads, then forgets it.
+    fn try_load(
+        &self,
+        filename: &str,
+        manifest: &PluginManifest,
+        zip_tmp: &Path,
+        staged: &StagedPlugin,
+        staging_root: &Path,
+    ) -> Result<(), EngineError> {
+        let existing_config = self.inner.dir.config_path(&staged.id);
+        let config_path = if existing_config.is_file() {
+            existing_config
+        } else {
+            let scratch = staging_root.join("config.yaml");
+            fs::write(&scratch, "").map_err(EngineError::io(&scratch))?;
+            scratch
+        };
+        let rejected = |reason: String| EngineError::UploadRejected {
+            filename: filename.to_string(),
+            plugin: format!("{} {}", manifest.name, manifest.version),
+            reason,
+        };
+        let (plugin, _venv) = import_staged(
+            &self.inner.options,
+            &self.inner.running,
+            manifest,
+            zip_tmp,
+            staged,
+            config_path,
+        )
+        .map_err(rejected)?;
+        Python::attach(|py| {
+            python::unload_module(py, &plugin.module_name);
+            drop(plugin);
+        });
+        Ok(())
+    }
+
+    /// Uninstalls a plugin: every version of `name`, or just `version`. Removes its zip,
+    /// extracted code, venv and bookkeeping; its config too when `remove_config`.
+    pub fn delete_plugin(
+        &self,
+        name: &str,
+        version: Option<&str>,
+        remove_config: bool,
+    ) -> Result<Vec<PluginRef>, EngineError> {
+        let _guard = self
+            .inner
+            .load_lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let targets = self.installed_ids(name, version)?;
+        if targets.is_empty() {
+            return Err(EngineError::NotFound {
+                name: name.to_string(),
+                version: version.map(String::from),
+            });
+        }
+        for (target, zip) in &targets {
+            self.remove_files(target, zip, remove_config)?;
+            tracing::info!(plugin = %target.name, version = %target.version, "plugin deleted");
+        }
+        let dir = &self.inner.dir;
+        dir.bump_change_marker()
+            .map_err(EngineError::io(dir.root()))?;
+        self.reload_locked();
+        Ok(targets.into_iter().map(|(plugin, _)| plugin).collect())
+    }
+
+    /// Installed plugins matching name (and version), read from the zips on disk, so
+    /// plugins that failed to load can be deleted too.
+    fn installed_ids(
+        &self,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<Vec<(PluginRef, PathBuf)>, EngineError> {
+        let dir = &self.inner.dir;
+        let zips = dir.zip_files().map_err(EngineError::io(dir.root()))?;
+        let mut found = Vec::new();
+        for zip in zips {
+            let (zip_name, zip_version) = match archive::read_manifest(&zip) {
+                Ok(m) => (m.name, m.version),
+                Err(_) => match zip
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .and_then(|s| s.rsplit_once('-'))
+                {
+                    Some((n, v)) => (n.to_string(), v.to_string()),
+                    None => continue,
+                },
+            };
+            if zip_name == name && version.is_none_or(|v| v == zip_version) {
+                let plugin = PluginRef {
+                    name: zip_name,
+                    version: zip_version,
+                };
+                found.push((plugin, zip));
+            }
+        }
+        Ok(found)
+    }
+
+    fn remove_files(
+        &self,
+        plugin: &PluginRef,
+        zip: &Path,
+        remove_config: bool,
+    ) -> Result<(), EngineError> {
+        let dir = &self.inner.dir;
+        // A zip copied in under another name than <name>-<version>.zip goes too.
+        remove_if_exists(zip).map_err(EngineError::io(zip))?;
+        let id = format!("{}-{}", plugin.name, plugin.version);
+        dir.remove_plugin(&id, remove_config)
+            .map_err(EngineError::io(dir.root()))
+    }
+}
+
+impl PluginEngine {
+    /// Throws away the venv of a plugin (all versions, or one) and reloads, so its
+    /// requirements are installed afresh. Returns the plugins concerned, as reloaded.
+    pub fn rebuild_venv(
+        &self,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<Vec<super::PluginInfo>, EngineError> {
+        let _guard = self
+            .inner
+            .load_lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let targets = self.installed_ids(name, version)?;
+        if targets.is_empty() {
+            return Err(EngineError::NotFound {
+                name: name.to_string(),
+                version: version.map(String::from),
+            });
+        }
+        let dir = &self.inner.dir;
+        for (plugin, _) in &targets {
+            let venv = dir
+                .venvs_root()
+                .join(format!("{}-{}", plugin.name, plugin.version));
+            remove_if_exists(&venv).map_err(EngineError::io(&venv))?;
+        }
+        dir.bump_change_marker()
+            .map_err(EngineError::io(dir.root()))?;
+        self.reload_locked();
+        Ok(self
+            .snapshot()
+            .infos()
+            .iter()
+            .filter(|p| {
+                targets
+                    .iter()
+                    .any(|(t, _)| t.name == p.name && t.version == p.version)
+            })
+            .cloned()
+            .collect())
+    }
+}

@@ -1,0 +1,219 @@
+//! Calling a hook on every plugin that implements it, in order.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Instant;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+use serde::Serialize;
+use thiserror::Error;
+
+use super::set::{LoadedPlugin, PluginSet};
+use super::PluginEngine;
+use crate::python::{HookArgs, PyFailure, PyValue};
+
+/// Which plugin a result or error came from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct PluginRef {
+    pub name: String,
+    pub version: String,
+}
+
+impl PluginRef {
+    pub(crate) fn of(plugin: &LoadedPlugin) -> Self {
+        Self {
+            name: plugin.manifest.name.clone(),
+            version: plugin.manifest.version.clone(),
+        }
+    }
+}
+
+impl fmt::Display for PluginRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.name, self.version)
+    }
+}
+
+/// One plugin's answer to a hook call.
+#[derive(Debug, Clone)]
+pub struct HookOutput {
+    pub plugin: PluginRef,
+    pub value: PyValue,
+}
+
+/// A hook call that went wrong, with the context an operator needs.
+#[derive(Debug, Clone, Error)]
+pub enum HookError {
+    #[error("plugin {plugin}: hook {hook} raised {}\n{}", failure.summary(), failure.traceback.trim_end())]
+    Raised {
+        plugin: PluginRef,
+        hook: String,
+        failure: PyFailure,
+    },
+    #[error("plugin {plugin}: hook {hook} returned an unusable value: {problem}")]
+    BadResult {
+        plugin: PluginRef,
+        hook: String,
+        problem: String,
+    },
+    #[error("hook {hook}: its arguments could not be converted to Python: {}", failure.summary())]
+    Arguments { hook: String, failure: PyFailure },
+    #[error("hook {hook}: no loaded plugin named {plugin}")]
+    NoSuchPlugin { plugin: String, hook: String },
+}
+
+impl HookError {
+    /// The plugin at fault, when there is one.
+    pub fn plugin(&self) -> Option<&PluginRef> {
+        match self {
+            HookError::Raised { plugin, .. } | HookError::BadResult { plugin, .. } => Some(plugin),
+            _ => None,
+        }
+    }
+}
+
+/// Fail-fast (stop at the first raising plugin, as Racetrack does) or collect-all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallMode {
+    FailFast,
+    CollectAll,
+}
+
+/// One plugin's outcome, still as a Python object (for Python hosts).
+pub type PyOutcome<'py> = (Arc<LoadedPlugin>, Result<Bound<'py, PyAny>, HookError>);
+
+pub(crate) fn call_on_set<'py>(
+    py: Python<'py>,
+    set: &PluginSet,
+    hook: &str,
+    only_plugin: Option<&str>,
+    args: &Bound<'py, PyTuple>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+    mode: CallMode,
+) -> Vec<PyOutcome<'py>> {
+    let table = set.hook_table(py, hook);
+    let mut outcomes = Vec::with_capacity(table.len());
+    for bound in table.iter() {
+        let plugin = &bound.plugin;
+        if only_plugin.is_some_and(|name| plugin.name() != name) {
+            continue;
+        }
+        let span = tracing::debug_span!(
+            "hook",
+            hook,
+            plugin = plugin.name(),
+            version = plugin.version()
+        );
+        let _entered = span.enter();
+        let started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
+        let result = bound
+            .method
+            .call(py, args, kwargs, plugin.name(), hook)
+            .map_err(|err| HookError::Raised {
+                plugin: PluginRef::of(plugin),
+                hook: hook.to_string(),
+                failure: PyFailure::from_err(py, &err),
+            });
+        if let Some(started) = started {
+            tracing::debug!(
+                elapsed_us = started.elapsed().as_secs_f64() * 1e6,
+                ok = result.is_ok(),
+                "hook called"
+            );
+        }
+        let failed = result.is_err();
+        if let Err(e) = &result {
+            tracing::error!("{e}");
+        }
+        outcomes.push((plugin.clone(), result));
+        if failed && mode == CallMode::FailFast {
+            break;
+        }
+    }
+    outcomes
+}
+
+impl PluginEngine {
+    /// Calls `hook` on every loaded plugin that implements it, in order, and returns
+    /// each result with its plugin. Stops at the first plugin that raises.
+    pub fn invoke(&self, hook: &str, args: &HookArgs) -> Result<Vec<HookOutput>, HookError> {
+        self.invoke_with_mode(hook, None, args, CallMode::FailFast)
+            .into_iter()
+            .collect()
+    }
+
+    /// Like [`invoke`](Self::invoke), but calls every plugin even when some raise.
+    pub fn invoke_collect(
+        &self,
+        hook: &str,
+        args: &HookArgs,
+    ) -> Vec<Result<HookOutput, HookError>> {
+        self.invoke_with_mode(hook, None, args, CallMode::CollectAll)
+    }
+
+    /// Calls `hook` on one plugin only. `Ok(None)` when it does not implement the hook.
+    pub fn invoke_one(
+        &self,
+        plugin: &str,
+        hook: &str,
+        args: &HookArgs,
+    ) -> Result<Option<HookOutput>, HookError> {
+        if !self.current().loaded().iter().any(|p| p.name() == plugin) {
+            return Err(HookError::NoSuchPlugin {
+                plugin: plugin.to_string(),
+                hook: hook.to_string(),
+            });
+        }
+        let mut results = self.invoke_with_mode(hook, Some(plugin), args, CallMode::FailFast);
+        match results.pop() {
+            Some(result) => result.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn invoke_with_mode(
+        &self,
+        hook: &str,
+        only_plugin: Option<&str>,
+        args: &HookArgs,
+        mode: CallMode,
+    ) -> Vec<Result<HookOutput, HookError>> {
+        let set = self.current();
+        Python::attach(|py| {
+            let (a, k) = match args.to_python(py) {
+                Ok(converted) => converted,
+                Err(failure) => {
+                    return vec![Err(HookError::Arguments {
+                        hook: hook.to_string(),
+                        failure,
+                    })]
+                }
+            };
+            call_on_set(py, &set, hook, only_plugin, &a, k.as_ref(), mode)
+                .into_iter()
+                .map(|(plugin, result)| {
+                    result.map(|value| HookOutput {
+                        plugin: PluginRef::of(&plugin),
+                        value: PyValue::new(value.unbind()),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// For Python hosts: calls with Python arguments as given (no conversion, no copy).
+    /// The caller holds the GIL; the change check is the caller's to make beforehand.
+    pub fn invoke_py<'py>(
+        &self,
+        py: Python<'py>,
+        hook: &str,
+        only_plugin: Option<&str>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+        mode: CallMode,
+    ) -> Vec<PyOutcome<'py>> {
+        let set = self.snapshot();
+        call_on_set(py, &set, hook, only_plugin, args, kwargs, mode)
+    }
+}

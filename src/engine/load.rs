@@ -1,0 +1,336 @@
+//! Building a [`PluginSet`] from the plugins directory: read manifests, order, extract,
+//! install requirements, import. A failure at any step marks that plugin failed and
+//! the others go on.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use pyo3::prelude::*;
+
+use super::set::{LoadedPlugin, PluginInfo, PluginSet, PluginStatus};
+use super::EngineOptions;
+use crate::archive;
+use crate::deps::{self, Distribution, RunningPython};
+use crate::manifest::PluginManifest;
+use crate::python::{self, LoadRequest};
+use crate::store::PluginsDir;
+
+static LOAD_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A plugin zip with its manifest read (or the reason it could not be).
+struct Candidate {
+    zip_path: PathBuf,
+    manifest: Result<PluginManifest, String>,
+}
+
+/// Loads every plugin of the directory. Never fails as a whole: per-plugin problems
+/// become `failed` entries.
+pub(crate) fn load_set(
+    dir: &PluginsDir,
+    opts: &EngineOptions,
+    running: &RunningPython,
+) -> PluginSet {
+    let change_marker = dir.change_marker();
+    let candidates = read_candidates(dir);
+    let ordered = order_candidates(dir, candidates);
+
+    let mut infos = Vec::with_capacity(ordered.len());
+    let mut loaded = Vec::new();
+    let mut venv_dists: Vec<(String, Vec<Distribution>)> = Vec::new();
+    for candidate in ordered {
+        let (info, plugin, dists) = load_one(dir, opts, running, candidate);
+        if let Some(dists) = dists {
+            venv_dists.push((info.name.clone() + "-" + &info.version, dists));
+        }
+        if let Some(plugin) = plugin {
+            loaded.push(plugin);
+        }
+        infos.push(info);
+    }
+    report_conflicts(&mut infos, &venv_dists);
+    PluginSet::new(infos, loaded, change_marker)
+}
+
+fn read_candidates(dir: &PluginsDir) -> Vec<Candidate> {
+    let zips = match dir.zip_files() {
+        Ok(zips) => zips,
+        Err(e) => {
+            tracing::error!(dir = %dir.root().display(), "cannot list the plugins directory: {e}");
+            return Vec::new();
+        }
+    };
+    let mut seen: HashMap<String, PathBuf> = HashMap::new();
+    zips.into_iter()
+        .map(|zip_path| {
+            let manifest = archive::read_manifest(&zip_path)
+                .map_err(|e| e.to_string())
+                .and_then(|m| match seen.get(&m.id()) {
+                    Some(first) => Err(format!(
+                        "{}: plugin {} {} is already installed from {}",
+                        zip_path.display(),
+                        m.name,
+                        m.version,
+                        first.display()
+                    )),
+                    None => {
+                        seen.insert(m.id(), zip_path.clone());
+                        Ok(m)
+                    }
+                });
+            Candidate { zip_path, manifest }
+        })
+        .collect()
+}
+
+/// Call order: priority ascending, then install order (persisted), then name.
+fn order_candidates(dir: &PluginsDir, candidates: Vec<Candidate>) -> Vec<Candidate> {
+    let new_ids: Vec<String> = candidates
+        .iter()
+        .filter_map(|c| c.manifest.as_ref().ok().map(PluginManifest::id))
+        .collect();
+    if let Err(e) = dir.record_installed(&new_ids) {
+        tracing::warn!("cannot record the install order: {e}");
+    }
+    let order: HashMap<String, usize> = dir
+        .install_order()
+        .into_iter()
+        .enumerate()
+        .map(|(i, id)| (id, i))
+        .collect();
+    let mut keyed: Vec<((i64, usize, String), Candidate)> = candidates
+        .into_iter()
+        .map(|c| {
+            let key = match &c.manifest {
+                Ok(m) => (
+                    m.priority,
+                    order.get(&m.id()).copied().unwrap_or(usize::MAX),
+                    m.name.clone(),
+                ),
+                Err(_) => (i64::MAX, usize::MAX, c.zip_path.display().to_string()),
+            };
+            (key, c)
+        })
+        .collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    keyed.into_iter().map(|(_, c)| c).collect()
+}
+
+fn failed_info(zip_path: &Path, error: String) -> PluginInfo {
+    let stem = zip_path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (name, version) = match stem.rsplit_once('-') {
+        Some((n, v)) => (n.to_string(), v.to_string()),
+        None => (stem, String::new()),
+    };
+    PluginInfo {
+        name,
+        version,
+        priority: 0,
+        url: None,
+        category: None,
+        components: Vec::new(),
+        status: PluginStatus::Failed,
+        error: Some(error),
+        zip_path: zip_path.to_path_buf(),
+        plugin_dir: None,
+        config_path: None,
+        venv: None,
+        warnings: Vec::new(),
+        manifest: None,
+    }
+}
+
+fn info_for(manifest: &PluginManifest, zip_path: &Path) -> PluginInfo {
+    PluginInfo {
+        name: manifest.name.clone(),
+        version: manifest.version.clone(),
+        priority: manifest.priority,
+        url: manifest.url.clone(),
+        category: manifest.category.clone(),
+        components: manifest.components.clone(),
+        status: PluginStatus::Loaded,
+        error: None,
+        zip_path: zip_path.to_path_buf(),
+        plugin_dir: None,
+        config_path: None,
+        venv: None,
+        warnings: Vec::new(),
+        manifest: Some(manifest.clone()),
+    }
+}
+
+type LoadOutcome = (
+    PluginInfo,
+    Option<Arc<LoadedPlugin>>,
+    Option<Vec<Distribution>>,
+);
+
+fn load_one(
+    dir: &PluginsDir,
+    opts: &EngineOptions,
+    running: &RunningPython,
+    candidate: Candidate,
+) -> LoadOutcome {
+    let manifest = match candidate.manifest {
+        Ok(m) => m,
+        Err(error) => {
+            tracing::error!(zip = %candidate.zip_path.display(), "plugin failed: {error}");
+            return (failed_info(&candidate.zip_path, error), None, None);
+        }
+    };
+    let span =
+        tracing::info_span!("load_plugin", plugin = %manifest.name, version = %manifest.version);
+    let _entered = span.enter();
+    let started = Instant::now();
+    let mut info = info_for(&manifest, &candidate.zip_path);
+
+    if let Some(component) = &opts.component {
+        if !manifest.runs_in(component) {
+            info.status = PluginStatus::Skipped;
+            tracing::info!(
+                component,
+                "skipped: the plugin is not meant for this component"
+            );
+            return (info, None, None);
+        }
+    }
+
+    let staged = StagedPlugin {
+        id: manifest.id(),
+        plugin_dir: dir.extracted_dir(&manifest.id()),
+        venvs_root: dir.venvs_root(),
+    };
+    let result = prepare_and_import(dir, opts, running, &manifest, &candidate.zip_path, &staged);
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    match result {
+        Ok((plugin, venv)) => {
+            info.plugin_dir = Some(plugin.plugin_dir.clone());
+            info.config_path = Some(plugin.config_path.clone());
+            let dists = venv.as_ref().map(|v| v.distributions.clone());
+            info.venv = venv.map(|v| v.dir);
+            tracing::info!(elapsed_ms, "plugin loaded");
+            (info, Some(Arc::new(plugin)), dists)
+        }
+        Err(error) => {
+            tracing::error!(elapsed_ms, "plugin failed: {error}");
+            info.status = PluginStatus::Failed;
+            info.error = Some(error);
+            (info, None, None)
+        }
+    }
+}
+
+/// Where a plugin's code and venv live for one load: the installed locations, or a
+/// staging area when an upload is tried before it is committed.
+pub(crate) struct StagedPlugin {
+    pub id: String,
+    pub plugin_dir: PathBuf,
+    pub venvs_root: PathBuf,
+}
+
+/// Extracts (when the zip changed), prepares config and venv, and imports the plugin.
+fn prepare_and_import(
+    dir: &PluginsDir,
+    opts: &EngineOptions,
+    running: &RunningPython,
+    manifest: &PluginManifest,
+    zip_path: &Path,
+    staged: &StagedPlugin,
+) -> Result<(LoadedPlugin, Option<deps::Venv>), String> {
+    let extracted = dir
+        .ensure_extracted(&staged.id, zip_path, &opts.limits)
+        .map_err(|e| e.to_string())?;
+    if extracted {
+        tracing::debug!(dir = %staged.plugin_dir.display(), "extracted");
+    }
+    let config_path = dir
+        .ensure_config(&staged.id)
+        .map_err(|e| format!("cannot create its config file: {e}"))?;
+    import_staged(opts, running, manifest, zip_path, staged, config_path)
+}
+
+/// Installs requirements (if any) and imports the plugin from `staged.plugin_dir`.
+pub(crate) fn import_staged(
+    opts: &EngineOptions,
+    running: &RunningPython,
+    manifest: &PluginManifest,
+    zip_path: &Path,
+    staged: &StagedPlugin,
+    config_path: PathBuf,
+) -> Result<(LoadedPlugin, Option<deps::Venv>), String> {
+    let requirements = staged.plugin_dir.join("requirements.txt");
+    let venv = if requirements.is_file() {
+        let venv = deps::ensure_venv(
+            &staged.venvs_root,
+            &staged.id,
+            &staged.plugin_dir,
+            &requirements,
+            running,
+            &opts.deps,
+        )
+        .map_err(|e| e.to_string())?;
+        Some(venv)
+    } else {
+        None
+    };
+    let request = LoadRequest {
+        module_name: unique_module_name(manifest),
+        plugin_dir: staged.plugin_dir.clone(),
+        manifest: manifest.clone(),
+        config_path: config_path.clone(),
+        site_dirs: venv
+            .as_ref()
+            .map(|v| v.site_packages.clone())
+            .unwrap_or_default(),
+    };
+    let instance = Python::attach(|py| python::load_plugin(py, &request))
+        .map_err(|failure| failure.to_string())?;
+    Ok((
+        LoadedPlugin {
+            manifest: manifest.clone(),
+            plugin_dir: request.plugin_dir,
+            config_path,
+            zip_path: zip_path.to_path_buf(),
+            module_name: request.module_name,
+            instance,
+        },
+        venv,
+    ))
+}
+
+fn unique_module_name(manifest: &PluginManifest) -> String {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect()
+    };
+    format!(
+        "racetrack_plugin_{}_{}_{}",
+        clean(&manifest.name),
+        clean(&manifest.version),
+        LOAD_COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// All plugins share one interpreter, so two venvs holding one package at different
+/// versions means one plugin runs with the other's version. Say so, on both plugins.
+fn report_conflicts(infos: &mut [PluginInfo], venvs: &[(String, Vec<Distribution>)]) {
+    for conflict in deps::find_conflicts(venvs) {
+        let text = format!(
+            "package {} is {} in plugin {} but {} in plugin {}; all plugins share one interpreter, so only one version is imported",
+            conflict.package, conflict.first.1, conflict.first.0, conflict.second.1, conflict.second.0
+        );
+        tracing::warn!("{text}");
+        for info in infos.iter_mut() {
+            let id = format!("{}-{}", info.name, info.version);
+            if id == conflict.first.0 || id == conflict.second.0 {
+                info.warnings.push(text.clone());
+            }
+        }
+    }
+}

@@ -1,0 +1,52 @@
+use std::path::PathBuf;
+
+use pyo3::prelude::*;
+
+use super::value::ManifestView;
+use super::{support_module, PyFailure};
+use crate::manifest::PluginManifest;
+
+/// What the loader needs to import one plugin.
+#[derive(Debug, Clone)]
+pub struct LoadRequest {
+    /// Unique per load, so two versions (or a reload) never share a module object.
+    pub module_name: String,
+    pub plugin_dir: PathBuf,
+    pub manifest: PluginManifest,
+    pub config_path: PathBuf,
+    /// site-packages of the plugin's venv, if it has one.
+    pub site_dirs: Vec<PathBuf>,
+}
+
+/// Imports `plugin.py` and instantiates `Plugin`, with `plugin_manifest`, `plugin_dir`
+/// and `config_path` set on the class first. Any exception, `SystemExit` included,
+/// comes back as a [`PyFailure`].
+pub fn load_plugin(py: Python<'_>, request: &LoadRequest) -> Result<Py<PyAny>, PyFailure> {
+    let run = || -> PyResult<Py<PyAny>> {
+        let manifest = Py::new(py, ManifestView::from(&request.manifest))?;
+        let site_dirs: Vec<String> = request
+            .site_dirs
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        let instance = support_module(py)?.call_method1(
+            "load_plugin",
+            (
+                &request.module_name,
+                request.plugin_dir.display().to_string(),
+                manifest,
+                request.config_path.display().to_string(),
+                site_dirs,
+            ),
+        )?;
+        Ok(instance.unbind())
+    };
+    run().map_err(|e| PyFailure::from_err(py, &e))
+}
+
+/// Forgets a plugin's module, so a deleted plugin's code can be collected.
+pub fn unload_module(py: Python<'_>, module_name: &str) {
+    if let Ok(support) = support_module(py) {
+        let _ = support.call_method1("unload_module", (module_name,));
+    }
+}

@@ -1,0 +1,223 @@
+"""Python half of the plugin loader, embedded into the engine.
+
+Runs inside whichever interpreter hosts the engine (embedded or a Python host).
+Import mechanics are easier to get right in Python than through the C API, and
+this file keeps them in one place.
+"""
+
+import importlib.util
+import inspect
+import os
+import pathlib
+import site
+import sys
+import traceback
+
+
+class PluginLoadError(Exception):
+    """A plugin's code imported but does not satisfy the plugin contract."""
+
+
+class RecordView(dict):
+    """A dict that also offers attribute access (``manifest.name``).
+
+    Racetrack hands pydantic models to hooks; plugins read them as attributes,
+    and some as mappings, so this supports both.
+    """
+
+    __slots__ = ()
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name, value):
+        self[name] = value
+
+    def dict(self):
+        return _plain(self)
+
+    model_dump = dict
+
+    def __repr__(self):
+        return f"RecordView({dict.__repr__(self)})"
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def wrap(value):
+    """Turns plain dicts (from converted Rust values) into RecordViews, recursively."""
+    if type(value) is dict:
+        return RecordView({k: wrap(v) for k, v in value.items()})
+    if type(value) is list:
+        return [wrap(v) for v in value]
+    return value
+
+
+def _is_under(path, root):
+    try:
+        return os.path.commonpath([os.path.realpath(path), root]) == root
+    except ValueError:
+        return False
+
+
+def _module_files(module):
+    file = getattr(module, "__file__", None)
+    if file:
+        return [file]
+    return list(getattr(module, "__path__", None) or [])
+
+
+def _local_top_names(plugin_dir):
+    """Names a plugin's sibling modules would be imported under."""
+    names = set()
+    for entry in os.scandir(plugin_dir):
+        if entry.is_file() and entry.name.endswith(".py"):
+            names.add(entry.name[:-3])
+        elif entry.is_dir() and not entry.name.startswith("."):
+            names.add(entry.name)
+    names.discard("plugin")
+    return names
+
+
+def _collides(name, local_names):
+    return name.split(".", 1)[0] in local_names
+
+
+def load_plugin(module_name, plugin_dir, manifest, config_path, site_dirs):
+    """Imports ``plugin.py`` of ``plugin_dir`` and instantiates its ``Plugin``.
+
+    Sibling modules are importable while the plugin loads and private to it
+    afterwards: they are removed from ``sys.modules`` (the plugin keeps its
+    references), and host modules of the same name are hidden meanwhile, so two
+    plugins shipping ``utils.py`` each get their own. ``sys.path`` is restored,
+    except that venv site dirs stay appended so hooks can import lazily.
+    """
+    plugin_dir = os.path.realpath(str(plugin_dir))
+    plugin_py = os.path.join(plugin_dir, "plugin.py")
+    if not os.path.isfile(plugin_py):
+        raise PluginLoadError("the bundle has no plugin.py at its root")
+
+    saved_path = list(sys.path)
+    local_names = _local_top_names(plugin_dir)
+    hidden = {n: m for n, m in sys.modules.items() if _collides(n, local_names)}
+    for name in hidden:
+        del sys.modules[name]
+    before = set(sys.modules)
+    try:
+        path_without_sites = list(sys.path)
+        for site_dir in site_dirs:
+            site.addsitedir(str(site_dir))
+        added = [p for p in sys.path if p not in path_without_sites]
+        sys.path[:] = [plugin_dir] + added + path_without_sites
+
+        spec = importlib.util.spec_from_file_location(module_name, plugin_py)
+        if spec is None or spec.loader is None:
+            raise PluginLoadError(f"cannot import {plugin_py}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        try:
+            spec.loader.exec_module(module)
+            cls = getattr(module, "Plugin", None)
+            if cls is None:
+                raise PluginLoadError("plugin.py defines no class `Plugin`")
+            if not isinstance(cls, type):
+                raise PluginLoadError(
+                    f"`Plugin` in plugin.py is a {type(cls).__name__}, not a class"
+                )
+            cls.plugin_manifest = manifest
+            cls.plugin_dir = pathlib.Path(plugin_dir)
+            cls.config_path = pathlib.Path(str(config_path))
+            return cls()
+        except BaseException:
+            sys.modules.pop(module_name, None)
+            raise
+    finally:
+        for name in set(sys.modules) - before:
+            if name == module_name:
+                continue
+            module = sys.modules.get(name)
+            if any(_is_under(f, plugin_dir) for f in _module_files(module)):
+                del sys.modules[name]
+        sys.modules.update(hidden)
+        kept_sites = [p for p in sys.path if p not in saved_path and p != plugin_dir]
+        sys.path[:] = saved_path + [p for p in kept_sites if p not in saved_path]
+
+
+def unload_module(module_name):
+    sys.modules.pop(module_name, None)
+
+
+def call_policy(method):
+    """How a hook takes arguments: (max positional or None, keyword names or None).
+
+    None means "anything goes" (``*args`` / ``**kwargs`` or no signature).
+    """
+    try:
+        signature = inspect.signature(method)
+    except (TypeError, ValueError):
+        return (None, None)
+    max_positional = 0
+    keywords = []
+    for param in signature.parameters.values():
+        if param.kind is param.VAR_POSITIONAL:
+            max_positional = None
+        elif param.kind is param.VAR_KEYWORD:
+            keywords = None
+        if param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+            if max_positional is not None:
+                max_positional += 1
+        if param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY):
+            if keywords is not None:
+                keywords.append(param.name)
+    return (max_positional, None if keywords is None else tuple(keywords))
+
+
+def format_exception(exc):
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+def to_jsonable(value, _depth=0):
+    """Best-effort JSON view of a hook result, for the CLI and Rust callers."""
+    if _depth > 64:
+        return repr(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v, _depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_jsonable(v, _depth + 1) for v in value]
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    for attr in ("model_dump", "dict"):
+        dump = getattr(value, attr, None)
+        if callable(dump):
+            try:
+                return to_jsonable(dump(), _depth + 1)
+            except Exception:
+                pass
+    if hasattr(value, "__dataclass_fields__"):
+        import dataclasses
+
+        return to_jsonable(dataclasses.asdict(value), _depth + 1)
+    return repr(value)
+
+
+def interpreter_info():
+    return (
+        tuple(sys.version_info[:3]),
+        sys.version,
+        sys.prefix,
+        sys.base_prefix,
+        sys.executable or "",
+    )
