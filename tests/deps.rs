@@ -210,6 +210,8 @@ fn build_then_reuse(installer: Installer, module: &str) {
     );
     assert!(venv.dir.join(READY_MARKER).is_file());
     assert_eq!(imported_version(&venv, module), "1.0");
+    // Neither installer copies pip into the venv (pip runs from outside, `--python`).
+    assert!(!venv.site_packages[0].join("pip").exists());
     let cfg = fs::read_to_string(venv.dir.join("pyvenv.cfg")).expect("pyvenv.cfg");
     assert!(cfg.contains("include-system-site-packages = true"), "{cfg}");
 
@@ -420,6 +422,19 @@ fn relative_wheel_paths_resolve_in_the_plugin_folder() {
     let plugin_dir = area.plugin("local-1.0", "./wheels/rtdeps_local-1.0-py3-none-any.whl\n");
     fs::create_dir(plugin_dir.join("wheels")).expect("mkdir");
     make_wheel(&plugin_dir.join("wheels"), "rtdeps_local", "1.0");
+    // A plugin file named like pip's module must not replace pip (the installer runs
+    // in this folder).
+    fs::create_dir(plugin_dir.join("pip")).expect("mkdir");
+    fs::write(
+        plugin_dir.join("pip/__init__.py"),
+        "raise SystemExit('hijacked')\n",
+    )
+    .expect("write");
+    fs::write(
+        plugin_dir.join("pip/__main__.py"),
+        "raise SystemExit('hijacked')\n",
+    )
+    .expect("write");
     let opts = DepsOptions {
         installer: Installer::Pip,
         no_index: true,

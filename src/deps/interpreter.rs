@@ -153,7 +153,10 @@ pub fn find_base_interpreter(running: &RunningPython) -> Result<PathBuf, DepsErr
 }
 
 /// Runs `python -c PROBE`: its version and `sys.executable`.
-fn probe(python: &Path) -> Result<((u32, u32, u32), Option<PathBuf>), String> {
+/// What a probe learns: `sys.version_info[:3]` and `sys.executable`.
+type Probed = ((u32, u32, u32), Option<PathBuf>);
+
+fn probe(python: &Path) -> Result<Probed, String> {
     let mut cmd = Command::new(python);
     cmd.arg("-c").arg(PROBE);
     let outcome = process::run(cmd, "python version probe", PROBE_TIMEOUT)
@@ -204,6 +207,7 @@ mod tests {
         };
         let err = find_base_interpreter(&running).expect_err("3.999 does not exist");
         let text = err.to_string();
+        eprintln!("{text}");
         assert!(text.contains("3.999"), "{text}");
         assert!(
             text.contains("/nonexistent/prefix/bin/python3.999 (not found)"),

@@ -186,6 +186,21 @@ impl PluginEngine {
 
 /// Resolves a path a plugin returned against its folder, refusing anything outside.
 fn resolve_inside(plugin_dir: &std::path::Path, path: &str) -> Result<PathBuf, String> {
+    // Lexically first: a path that climbs out is refused whether or not it exists.
+    let mut depth: usize = 0;
+    for component in std::path::Path::new(path).components() {
+        match component {
+            std::path::Component::Normal(_) => depth += 1,
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir if depth > 0 => depth -= 1,
+            _ if std::path::Path::new(path).starts_with(plugin_dir) => {}
+            _ => {
+                return Err(format!(
+                    "template {path:?} lies outside the plugin's folder"
+                ))
+            }
+        }
+    }
     let joined = plugin_dir.join(path);
     let resolved = joined
         .canonicalize()

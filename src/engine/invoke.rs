@@ -49,7 +49,7 @@ pub enum HookError {
     Raised {
         plugin: PluginRef,
         hook: String,
-        failure: PyFailure,
+        failure: Box<PyFailure>,
     },
     #[error("plugin {plugin}: hook {hook} returned an unusable value: {problem}")]
     BadResult {
@@ -58,7 +58,10 @@ pub enum HookError {
         problem: String,
     },
     #[error("hook {hook}: its arguments could not be converted to Python: {}", failure.summary())]
-    Arguments { hook: String, failure: PyFailure },
+    Arguments {
+        hook: String,
+        failure: Box<PyFailure>,
+    },
     #[error("hook {hook}: no loaded plugin named {plugin}")]
     NoSuchPlugin { plugin: String, hook: String },
 }
@@ -80,8 +83,20 @@ pub enum CallMode {
     CollectAll,
 }
 
-/// One plugin's outcome, still as a Python object (for Python hosts).
-pub type PyOutcome<'py> = (Arc<LoadedPlugin>, Result<Bound<'py, PyAny>, HookError>);
+/// One plugin's outcome, still as Python objects (for Python hosts, which chain the
+/// original exception); [`HookError::raised`] turns an error into the Rust type.
+pub type PyOutcome<'py> = (Arc<LoadedPlugin>, Result<Bound<'py, PyAny>, PyErr>);
+
+impl HookError {
+    /// The error for `err`, raised by `plugin`'s implementation of `hook`.
+    pub fn raised(py: Python<'_>, plugin: &LoadedPlugin, hook: &str, err: &PyErr) -> Self {
+        HookError::Raised {
+            plugin: PluginRef::of(plugin),
+            hook: hook.to_string(),
+            failure: Box::new(PyFailure::from_err(py, err)),
+        }
+    }
+}
 
 pub(crate) fn call_on_set<'py>(
     py: Python<'py>,
@@ -107,14 +122,7 @@ pub(crate) fn call_on_set<'py>(
         );
         let _entered = span.enter();
         let started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
-        let result = bound
-            .method
-            .call(py, args, kwargs, plugin.name(), hook)
-            .map_err(|err| HookError::Raised {
-                plugin: PluginRef::of(plugin),
-                hook: hook.to_string(),
-                failure: PyFailure::from_err(py, &err),
-            });
+        let result = bound.method.call(py, args, kwargs, plugin.name(), hook);
         if let Some(started) = started {
             tracing::debug!(
                 elapsed_us = started.elapsed().as_secs_f64() * 1e6,
@@ -123,8 +131,8 @@ pub(crate) fn call_on_set<'py>(
             );
         }
         let failed = result.is_err();
-        if let Err(e) = &result {
-            tracing::error!("{e}");
+        if let Err(err) = &result {
+            tracing::error!("{}", HookError::raised(py, plugin, hook, err));
         }
         outcomes.push((plugin.clone(), result));
         if failed && mode == CallMode::FailFast {
@@ -186,17 +194,18 @@ impl PluginEngine {
                 Err(failure) => {
                     return vec![Err(HookError::Arguments {
                         hook: hook.to_string(),
-                        failure,
+                        failure: Box::new(failure),
                     })]
                 }
             };
             call_on_set(py, &set, hook, only_plugin, &a, k.as_ref(), mode)
                 .into_iter()
-                .map(|(plugin, result)| {
-                    result.map(|value| HookOutput {
+                .map(|(plugin, result)| match result {
+                    Ok(value) => Ok(HookOutput {
                         plugin: PluginRef::of(&plugin),
                         value: PyValue::new(value.unbind()),
-                    })
+                    }),
+                    Err(err) => Err(HookError::raised(py, &plugin, hook, &err)),
                 })
                 .collect()
         })

@@ -24,7 +24,7 @@ impl PyFailure {
             .unwrap_or_else(|_| "Exception".into());
         let message = value.str().map(|s| s.to_string()).unwrap_or_default();
         let traceback = support_module(py)
-            .and_then(|m| m.call_method1("format_exception", (value,)))
+            .and_then(|m| m.call_method1("format_exception", (value, err.traceback(py))))
             .and_then(|t| t.extract::<String>())
             .unwrap_or_else(|_| format!("{exception}: {message}\n"));
         Self {

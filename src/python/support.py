@@ -181,8 +181,8 @@ def call_policy(method):
     return (max_positional, None if keywords is None else tuple(keywords))
 
 
-def format_exception(exc):
-    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+def format_exception(exc, tb=None):
+    return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
 
 
 def to_jsonable(value, _depth=0):

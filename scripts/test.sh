@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every test: formatting and lints, Rust unit and integration tests (embedded
+# CPython, real zips, pip and uv installing from wheels the tests build), the benches
+# in test mode, then the Python module's pytest suite. Works on a fresh machine with
+# cargo and CPython 3: tools it needs (uv, maturin, pytest, mypy) go into .venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Build against one interpreter throughout, so cargo does not rebuild pyo3 when PATH changes.
+PYO3_PYTHON="${PYO3_PYTHON:-$(command -v python3)}"
+export PYO3_PYTHON
+
+source scripts/dev-venv.sh
+# uv on PATH lets the dependency tests exercise both installers.
+export PATH="$PATH:$VENV/bin"
+
+echo "== cargo fmt --check"
+cargo fmt --check
+echo "== cargo clippy"
+cargo clippy --all-targets --quiet -- -D warnings
+echo "== cargo test"
+cargo test --all-targets
+echo "== python tests"
+bash scripts/test-python.sh
