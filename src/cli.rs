@@ -45,6 +45,9 @@ pub struct Cli {
     /// Install requirements from this folder of wheels only, without any index.
     #[arg(long, global = true, value_name = "DIR")]
     pub wheelhouse: Option<PathBuf>,
+    /// Time limit for installing one plugin's requirements, in seconds.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 900)]
+    pub deps_timeout: u64,
     /// More logs on stderr (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -152,6 +155,7 @@ fn fail(message: impl std::fmt::Display) -> u8 {
 fn open_engine(cli: &Cli, dir: &Path) -> Result<PluginEngine, u8> {
     let mut builder = PluginEngine::builder(dir)
         .installer(cli.installer)
+        .installer_timeout(std::time::Duration::from_secs(cli.deps_timeout))
         .watch_interval(None);
     if let Some(component) = &cli.component {
         builder = builder.component(component.clone());

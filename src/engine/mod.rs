@@ -75,6 +75,12 @@ impl EngineBuilder {
         self
     }
 
+    /// Time limit for building one plugin's venv.
+    pub fn installer_timeout(mut self, timeout: Duration) -> Self {
+        self.options.deps.timeout = timeout;
+        self
+    }
+
     /// Installs requirements from this wheelhouse only (`--find-links DIR --no-index`).
     pub fn offline_wheelhouse(mut self, dir: impl Into<PathBuf>) -> Self {
         self.options.deps.find_links.push(dir.into());
