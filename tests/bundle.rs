@@ -566,30 +566,6 @@ fn missing_workdir_is_named() {
 
 #[cfg(unix)]
 #[test]
-fn unreadable_file_fails_without_leaving_a_zip() {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path().join("plugin");
-    let out_dir = dir.path().join("out");
-    make_plugin(&root);
-    fs::create_dir(&out_dir).expect("mkdir");
-    let secret = root.join("zzz-secret.txt");
-    write(&root, "zzz-secret.txt", "x");
-    fs::set_permissions(&secret, fs::Permissions::from_mode(0o000)).expect("chmod");
-    if fs::File::open(&secret).is_ok() {
-        // Running as root: permissions are not enforced, nothing to test.
-        return;
-    }
-    let opts = BundleOptions {
-        out_dir: Some(out_dir.clone()),
-        ..Default::default()
-    };
-    let err = bundle_plugin(&root, &opts).expect_err("must fail");
-    assert!(err.to_string().contains(s(&secret)), "{err}");
-    assert!(files_in(&out_dir).is_empty(), "{:?}", files_in(&out_dir));
-}
-
-#[test]
 fn bad_usage_exits_with_2() {
     let out = bundler(&["bundle", "--no-such-flag"], None);
     assert_eq!(out.status.code(), Some(2), "stderr: {}", stderr(&out));
