@@ -10,7 +10,7 @@ mod value;
 pub use failure::PyFailure;
 pub use hook::{CallPolicy, HookMethod};
 pub use loader::{load_plugin, unload_module, LoadRequest};
-pub use value::{HookArgs, PyValue};
+pub use value::{HookArgs, ManifestView, PyValue};
 
 pub(crate) use support::support_module;
 

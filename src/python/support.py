@@ -106,6 +106,8 @@ def load_plugin(module_name, plugin_dir, manifest, config_path, site_dirs):
     if not os.path.isfile(plugin_py):
         raise PluginLoadError("the bundle has no plugin.py at its root")
 
+    # The folder may have been replaced by a re-extraction since the last import.
+    importlib.invalidate_caches()
     saved_path = list(sys.path)
     local_names = _local_top_names(plugin_dir)
     hidden = {n: m for n, m in sys.modules.items() if _collides(n, local_names)}

@@ -1,6 +1,8 @@
 //! Test helpers: plugin zips written for real, from sources declared in the test.
 #![allow(dead_code)]
 
+pub mod wheels;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
