@@ -14,6 +14,7 @@ pub mod deps;
 pub mod engine;
 pub mod error;
 pub mod manifest;
+pub mod pymodule;
 pub mod python;
 pub mod store;
 pub mod types;

@@ -1,0 +1,86 @@
+"""``PluginCore``: an optional base class listing every hook Racetrack calls.
+
+Plugins do not have to inherit from it; the engine looks hooks up by name. It is
+handy for type checkers and for naming a hook at the call site::
+
+    engine.invoke_plugin_hook(PluginCore.fatman_job_types, docker_registry_prefix)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, Optional, Tuple
+
+from ._native import PluginManifest
+
+__all__ = ["PluginCore", "Manifest", "FatmanDto"]
+
+#: Racetrack's fatman manifest model (a pydantic model in Racetrack).
+Manifest = Any
+#: Racetrack's fatman record (a pydantic model in Racetrack).
+FatmanDto = Any
+
+
+class PluginCore:
+    """Every hook with its default behaviour: do nothing, contribute nothing."""
+
+    #: Set by the engine on the plugin class before it is instantiated.
+    plugin_manifest: PluginManifest
+    #: Folder the plugin's code was extracted to.
+    plugin_dir: Path
+    #: The plugin's config file (may be empty), kept across upgrades of the same version.
+    config_path: Path
+
+    def post_fatman_deploy(
+        self,
+        manifest: Manifest,
+        fatman: FatmanDto,
+        image_name: str,
+        deployer_username: Optional[str] = None,
+    ) -> None:
+        """Supplementary actions invoked after fatman is deployed"""
+        return None
+
+    def fatman_runtime_env_vars(self) -> Optional[Dict[str, str]]:
+        """Supplementary env vars dictionary added to runtime vars when deploying a Fatman"""
+        return None
+
+    def fatman_job_types(self, docker_registry_prefix: str) -> Dict[str, Tuple[str, Path]]:
+        """
+        Job types provided by this plugin
+        :param docker_registry_prefix: prefix for the image names (docker registry + namespace)
+        :return dict of job name -> (base image name, dockerfile template path)
+        """
+        return {}
+
+    def fatman_deployers(self) -> Dict[str, Any]:
+        """
+        Fatman Deployers provided by this plugin
+        :return dict of deployer name -> an instance of lifecycle.deployer.base.FatmanDeployer
+        """
+        return {}
+
+    def fatman_monitors(self) -> Dict[str, Any]:
+        """
+        Fatman Monitors provided by this plugin
+        :return dict of deployer name -> an instance of lifecycle.monitor.base.FatmanMonitor
+        """
+        return {}
+
+    def fatman_logs_streamers(self) -> Dict[str, Any]:
+        """
+        Fatman Monitors provided by this plugin
+        :return dict of deployer name -> an instance of lifecycle.monitor.base.LogsStreamer
+        """
+        return {}
+
+    def markdown_docs(self) -> Optional[str]:
+        """Return documentation for this plugin in markdown format"""
+        return None
+
+    def post_fatman_delete(self, fatman: FatmanDto, username_executor: Optional[str] = None) -> None:
+        """
+        Supplementary actions invoked after fatman is deleted
+        :param username_executor: username of the user who deleted the fatman
+        """
+        return None

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Builds the Python module `racetrack_plugins` (maturin, debug build, into .venv) and
+# runs its pytest suite (tests/python). Needs python3 (>= 3.9, with venv), cargo, and
+# network access to PyPI the first time (maturin, pytest, mypy go into .venv).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+source scripts/dev-venv.sh
+
+echo "== maturin develop"
+# Shares target/ with cargo; maturin sets PYO3_BUILD_EXTENSION_MODULE itself, so the
+# extension does not link libpython. VIRTUAL_ENV tells maturin where to install.
+# (maturin runs the venv's pip, so keep it from checking PyPI for a newer pip.)
+VIRTUAL_ENV="$VENV" PIP_DISABLE_PIP_VERSION_CHECK=1 CARGO_TARGET_DIR="$PWD/target" \
+    "$VENV/bin/maturin" develop --quiet --manifest-path Cargo.toml
+
+echo "== pytest tests/python"
+VIRTUAL_ENV="$VENV" PATH="$VENV/bin:$PATH" "$VENV/bin/python" -m pytest tests/python -q

@@ -1,0 +1,79 @@
+//! `PluginData`: one loaded plugin as Racetrack's engine describes it, and the status
+//! dicts of `plugins_status()`.
+
+use std::path::PathBuf;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+use crate::engine::{LoadedPlugin, PluginInfo, PluginStatus};
+use crate::python::ManifestView;
+
+/// A loaded plugin: its manifest, its `Plugin` instance and where its files are.
+#[pyclass(
+    name = "PluginData",
+    module = "racetrack_plugins",
+    frozen,
+    get_all,
+    skip_from_py_object
+)]
+pub struct PluginData {
+    pub plugin_manifest: Py<ManifestView>,
+    pub plugin_instance: Py<PyAny>,
+    pub plugin_dir: PathBuf,
+    pub config_path: PathBuf,
+    pub zip_path: PathBuf,
+    pub status: String,
+    pub error: Option<String>,
+}
+
+impl PluginData {
+    pub(crate) fn of(py: Python<'_>, plugin: &LoadedPlugin) -> PyResult<Py<PluginData>> {
+        Py::new(
+            py,
+            PluginData {
+                plugin_manifest: Py::new(py, ManifestView::from(&plugin.manifest))?,
+                plugin_instance: plugin.instance.clone_ref(py),
+                plugin_dir: plugin.plugin_dir.clone(),
+                config_path: plugin.config_path.clone(),
+                zip_path: plugin.zip_path.clone(),
+                status: PluginStatus::Loaded.to_string(),
+                error: None,
+            },
+        )
+    }
+}
+
+#[pymethods]
+impl PluginData {
+    fn __repr__(&self) -> String {
+        let manifest = self.plugin_manifest.get();
+        format!(
+            "PluginData(name={:?}, version={:?}, status={:?}, plugin_dir={:?})",
+            manifest.name,
+            manifest.version,
+            self.status,
+            self.plugin_dir.display().to_string()
+        )
+    }
+}
+
+/// One row of `plugins_status()`: the same keys as `racetrack-plugin list --json`, plus
+/// the plugin's paths.
+pub(crate) fn status_dict<'py>(py: Python<'py>, info: &PluginInfo) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("name", &info.name)?;
+    d.set_item("version", &info.version)?;
+    d.set_item("priority", info.priority)?;
+    d.set_item("url", &info.url)?;
+    d.set_item("category", &info.category)?;
+    d.set_item("components", PyList::new(py, &info.components)?)?;
+    d.set_item("status", info.status.to_string())?;
+    d.set_item("error", &info.error)?;
+    d.set_item("venv", &info.venv)?;
+    d.set_item("warnings", PyList::new(py, &info.warnings)?)?;
+    d.set_item("zip_path", &info.zip_path)?;
+    d.set_item("plugin_dir", &info.plugin_dir)?;
+    d.set_item("config_path", &info.config_path)?;
+    Ok(d)
+}

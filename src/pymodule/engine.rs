@@ -1,0 +1,382 @@
+//! `PluginEngine` for Python hosts: the Rust engine behind Racetrack's Python API.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+
+use super::data::{status_dict, PluginData};
+use super::errors::{engine_error, hook_error, new_error, Kind};
+use super::logging::with_python_logging;
+use crate::deps::Installer;
+use crate::engine::{CallMode, LoadedPlugin, PluginEngine, PluginSet};
+use crate::python::ManifestView;
+
+/// Environment variable naming the plugins directory when none is given.
+const PLUGINS_DIR_ENV: &str = "RACETRACK_PLUGINS_DIR";
+
+/// Racetrack's plugin engine: loads the plugin zips of a directory and calls their
+/// hooks by priority.
+#[pyclass(name = "PluginEngine", module = "racetrack_plugins", frozen)]
+pub struct PyPluginEngine {
+    engine: PluginEngine,
+}
+
+/// A hook given as its name or as a function (`PluginCore.fatman_job_types`).
+fn hook_name(hook: &Bound<'_, PyAny>) -> PyResult<String> {
+    if let Ok(name) = hook.cast::<PyString>() {
+        return Ok(name.to_str()?.to_owned());
+    }
+    match hook.getattr_opt("__name__")? {
+        Some(name) => name.extract::<String>(),
+        None => Err(PyTypeError::new_err(format!(
+            "hook must be a hook name or a function, not {}",
+            hook.get_type().name()?
+        ))),
+    }
+}
+
+fn watch_interval(seconds: Option<f64>) -> PyResult<Option<Duration>> {
+    seconds
+        .map(|s| {
+            Duration::try_from_secs_f64(s).map_err(|_| {
+                PyValueError::new_err(format!(
+                    "watch_interval must be a non-negative number of seconds or None, not {s}"
+                ))
+            })
+        })
+        .transpose()
+}
+
+impl PyPluginEngine {
+    /// The active plugin set, after the (throttled) check for changes made by other
+    /// processes. That check may reload, which needs the load lock, so the GIL goes.
+    fn current_set(&self, py: Python<'_>) -> std::sync::Arc<PluginSet> {
+        let engine = &self.engine;
+        with_python_logging(py, || py.detach(|| engine.current()))
+    }
+
+    /// Runs an engine operation that may load plugins, without the GIL.
+    fn run<T: Send>(&self, py: Python<'_>, op: impl FnOnce(&PluginEngine) -> T + Send) -> T {
+        let engine = &self.engine;
+        with_python_logging(py, || py.detach(|| op(engine)))
+    }
+
+    fn call_hook<'py>(
+        &self,
+        py: Python<'py>,
+        hook: &Bound<'py, PyAny>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Vec<(std::sync::Arc<LoadedPlugin>, Bound<'py, PyAny>)>> {
+        let hook = hook_name(hook)?;
+        let engine = &self.engine;
+        let outcomes = with_python_logging(py, || {
+            // The change check may reload, which takes the load lock: not with the GIL.
+            py.detach(|| engine.current());
+            engine.invoke_py(py, &hook, None, args, kwargs, CallMode::FailFast)
+        });
+        let mut results = Vec::with_capacity(outcomes.len());
+        for (plugin, outcome) in outcomes {
+            match outcome {
+                Ok(value) => results.push((plugin, value)),
+                Err(err) => return Err(hook_error(py, &plugin, &hook, err)),
+            }
+        }
+        Ok(results)
+    }
+
+    fn require_installed(&self, py: Python<'_>, name: &str, version: &str) -> PyResult<()> {
+        let installed = self
+            .current_set(py)
+            .infos()
+            .iter()
+            .any(|p| p.name == name && p.version == version);
+        if installed {
+            Ok(())
+        } else {
+            Err(new_error(
+                py,
+                Kind::NotFound,
+                format!("no installed plugin named {name} with version {version}"),
+            ))
+        }
+    }
+}
+
+#[pymethods]
+impl PyPluginEngine {
+    /// Opens `plugins_dir` (default `$RACETRACK_PLUGINS_DIR`, else `./plugins`) and
+    /// loads every plugin in it.
+    #[new]
+    #[pyo3(signature = (plugins_dir=None, *, component=None, installer="auto", wheelhouse=None, watch_interval=1.0))]
+    fn new(
+        py: Python<'_>,
+        plugins_dir: Option<PathBuf>,
+        component: Option<String>,
+        installer: &str,
+        wheelhouse: Option<PathBuf>,
+        watch_interval: Option<f64>,
+    ) -> PyResult<Self> {
+        let plugins_dir = plugins_dir
+            .or_else(|| std::env::var_os(PLUGINS_DIR_ENV).map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("plugins"));
+        let installer =
+            Installer::from_str(installer).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let mut builder = PluginEngine::builder(plugins_dir)
+            .installer(installer)
+            .watch_interval(self::watch_interval(watch_interval)?);
+        if let Some(component) = component {
+            builder = builder.component(component);
+        }
+        if let Some(wheelhouse) = wheelhouse {
+            builder = builder.offline_wheelhouse(wheelhouse);
+        }
+        let engine = with_python_logging(py, || py.detach(|| builder.build()))
+            .map_err(|e| engine_error(py, Kind::Plugin, e))?;
+        Ok(Self { engine })
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "PluginEngine(plugins_dir={:?})",
+            self.engine.plugins_dir().display().to_string()
+        )
+    }
+
+    /// The plugins directory.
+    #[getter]
+    fn plugins_dir(&self) -> PathBuf {
+        self.engine.plugins_dir().to_path_buf()
+    }
+
+    /// The host component plugins are loaded for (`None`: every plugin).
+    #[getter]
+    fn component(&self) -> Option<String> {
+        self.engine.options().component.clone()
+    }
+
+    /// Calls `hook` on every loaded plugin implementing it, in call order, and returns
+    /// their results. `hook` is the hook's name or a function such as
+    /// `PluginCore.fatman_job_types`. Keyword arguments an implementation does not
+    /// declare are not passed to it. The first plugin that raises stops the call with
+    /// `PluginHookError`.
+    #[pyo3(signature = (hook, /, *args, **kwargs))]
+    fn invoke_plugin_hook<'py>(
+        &self,
+        py: Python<'py>,
+        hook: &Bound<'py, PyAny>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let results = self.call_hook(py, hook, args, kwargs)?;
+        PyList::new(py, results.into_iter().map(|(_, value)| value))
+    }
+
+    /// Calls `hook` on the loaded plugin `plugin_name` only; its result, or `None` when
+    /// it does not implement the hook. Raises `PluginNotFoundError` when no such plugin
+    /// is loaded.
+    #[pyo3(signature = (plugin_name, hook, /, *args, **kwargs))]
+    fn invoke_one_plugin_hook<'py>(
+        &self,
+        py: Python<'py>,
+        plugin_name: &str,
+        hook: &Bound<'py, PyAny>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let hook = hook_name(hook)?;
+        let set = self.current_set(py);
+        // The first loaded plugin of that name (several versions may be loaded).
+        let Some(target) = set
+            .loaded()
+            .iter()
+            .find(|p| p.name() == plugin_name)
+            .cloned()
+        else {
+            return Err(new_error(
+                py,
+                Kind::NotFound,
+                format!("no loaded plugin named {plugin_name}"),
+            ));
+        };
+        let table = set.hook_table(py, &hook);
+        let Some(bound) = table
+            .iter()
+            .find(|b| std::sync::Arc::ptr_eq(&b.plugin, &target))
+        else {
+            return Ok(py.None().into_bound(py));
+        };
+        with_python_logging(py, || {
+            bound.method.call(py, args, kwargs, target.name(), &hook)
+        })
+        .map_err(|err| hook_error(py, &target, &hook, err))
+    }
+
+    /// Like `invoke_plugin_hook`, but pairs every result with the `PluginData` of the
+    /// plugin that returned it.
+    #[pyo3(signature = (hook, /, *args, **kwargs))]
+    fn invoke_hook_with_origin<'py>(
+        &self,
+        py: Python<'py>,
+        hook: &Bound<'py, PyAny>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let results = self.call_hook(py, hook, args, kwargs)?;
+        let pairs = results
+            .into_iter()
+            .map(|(plugin, value)| {
+                let data = PluginData::of(py, &plugin)?;
+                PyTuple::new(py, [data.into_bound(py).into_any(), value])
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        PyList::new(py, pairs)
+    }
+
+    /// The loaded plugin `name` (of `version`, when given; else the first in call
+    /// order). Raises `PluginNotFoundError`.
+    #[pyo3(signature = (name, version=None))]
+    fn find_plugin(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        version: Option<&str>,
+    ) -> PyResult<Py<PluginData>> {
+        let set = self.current_set(py);
+        let found = set
+            .loaded()
+            .iter()
+            .find(|p| p.name() == name && version.is_none_or(|v| p.version() == v));
+        match found {
+            Some(plugin) => PluginData::of(py, plugin),
+            None => Err(new_error(
+                py,
+                Kind::NotFound,
+                match version {
+                    Some(v) => format!("no loaded plugin named {name} with version {v}"),
+                    None => format!("no loaded plugin named {name}"),
+                },
+            )),
+        }
+    }
+
+    /// Loaded plugins, in call order.
+    #[getter]
+    fn plugins_data(&self, py: Python<'_>) -> PyResult<Vec<Py<PluginData>>> {
+        let set = self.current_set(py);
+        set.loaded().iter().map(|p| PluginData::of(py, p)).collect()
+    }
+
+    /// Manifests of the loaded plugins, in call order.
+    #[getter]
+    fn plugin_manifests(&self, py: Python<'_>) -> PyResult<Vec<Py<ManifestView>>> {
+        let set = self.current_set(py);
+        set.loaded()
+            .iter()
+            .map(|p| Py::new(py, ManifestView::from(&p.manifest)))
+            .collect()
+    }
+
+    /// Every installed plugin with its status (`loaded`, `failed` or `skipped`) and
+    /// error, in call order: the rows of `racetrack-plugin list --json`.
+    fn plugins_status<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        let set = self.current_set(py);
+        set.infos().iter().map(|i| status_dict(py, i)).collect()
+    }
+
+    /// Same as `plugins_status()`.
+    fn list_plugins<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        self.plugins_status(py)
+    }
+
+    /// Installs a plugin bundle (`filename` must end in `.zip`). It is validated and
+    /// loaded before it becomes active, so a broken upload changes nothing; it raises
+    /// `PluginInstallError`. With `replace`, other versions of the plugin are removed.
+    #[pyo3(signature = (filename, data, replace=false))]
+    fn upload_plugin(
+        &self,
+        py: Python<'_>,
+        filename: &str,
+        data: &Bound<'_, PyAny>,
+        replace: bool,
+    ) -> PyResult<ManifestView> {
+        // bytes as is; bytearray, memoryview and other buffers through bytes().
+        let bytes: Vec<u8> = match data.cast::<PyBytes>() {
+            Ok(b) => b.as_bytes().to_vec(),
+            Err(_) => py
+                .import("builtins")?
+                .getattr("bytes")?
+                .call1((data,))?
+                .cast::<PyBytes>()?
+                .as_bytes()
+                .to_vec(),
+        };
+        self.run(py, |e| e.upload_plugin(filename, &bytes, replace))
+            .map(|m| ManifestView::from(&m))
+            .map_err(|e| engine_error(py, Kind::Install, e))
+    }
+
+    /// Uninstalls one version of a plugin (its config is kept).
+    fn delete_plugin_by_version(&self, py: Python<'_>, name: &str, version: &str) -> PyResult<()> {
+        self.run(py, |e| e.delete_plugin(name, Some(version), false))
+            .map(drop)
+            .map_err(|e| engine_error(py, Kind::Plugin, e))
+    }
+
+    /// Uninstalls every version of a plugin (configs are kept).
+    fn delete_plugin_by_name(&self, py: Python<'_>, name: &str) -> PyResult<()> {
+        self.run(py, |e| e.delete_plugin(name, None, false))
+            .map(drop)
+            .map_err(|e| engine_error(py, Kind::Plugin, e))
+    }
+
+    /// The text of a plugin's config file (empty when it has none yet).
+    fn read_plugin_config(&self, py: Python<'_>, name: &str, version: &str) -> PyResult<String> {
+        self.require_installed(py, name, version)?;
+        match self.run(py, |e| e.read_plugin_config(name, version)) {
+            Ok(text) => Ok(text),
+            Err(crate::EngineError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                Ok(String::new())
+            }
+            Err(e) => Err(engine_error(py, Kind::Plugin, e)),
+        }
+    }
+
+    /// Replaces a plugin's config file and reloads plugins (they read it at start-up).
+    fn write_plugin_config(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        version: &str,
+        text: &str,
+    ) -> PyResult<()> {
+        self.run(py, |e| e.write_plugin_config(name, version, text))
+            .map_err(|e| engine_error(py, Kind::Plugin, e))
+    }
+
+    /// Re-reads the plugins directory and loads every plugin afresh.
+    fn reload(&self, py: Python<'_>) {
+        self.run(py, |e| e.reload());
+    }
+
+    /// Throws away a plugin's venv (every version, or `version`) and reloads, so its
+    /// requirements are installed anew. Returns the status rows of those plugins.
+    #[pyo3(signature = (name, version=None))]
+    fn rebuild_venv<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        version: Option<&str>,
+    ) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        let infos = self
+            .run(py, |e| e.rebuild_venv(name, version))
+            .map_err(|e| engine_error(py, Kind::Install, e))?;
+        infos.iter().map(|i| status_dict(py, i)).collect()
+    }
+}

@@ -1,0 +1,129 @@
+//! The exception classes of `racetrack_plugins.errors` (plain Python classes) and the
+//! conversion of engine errors into them.
+
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyModule, PyType};
+
+use crate::engine::LoadedPlugin;
+use crate::error::EngineError;
+use crate::python::PyFailure;
+
+const ERRORS_MODULE: &str = "racetrack_plugins.errors";
+
+/// Which exception class to raise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Plugin,
+    Hook,
+    Install,
+    NotFound,
+}
+
+impl Kind {
+    const ALL: [Kind; 4] = [Kind::Plugin, Kind::Hook, Kind::Install, Kind::NotFound];
+
+    fn class_name(self) -> &'static str {
+        match self {
+            Kind::Plugin => "PluginError",
+            Kind::Hook => "PluginHookError",
+            Kind::Install => "PluginInstallError",
+            Kind::NotFound => "PluginNotFoundError",
+        }
+    }
+
+    fn cell(self) -> &'static PyOnceLock<Py<PyType>> {
+        static PLUGIN: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+        static HOOK: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+        static INSTALL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+        static NOT_FOUND: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+        match self {
+            Kind::Plugin => &PLUGIN,
+            Kind::Hook => &HOOK,
+            Kind::Install => &INSTALL,
+            Kind::NotFound => &NOT_FOUND,
+        }
+    }
+
+    fn class<'py>(self, py: Python<'py>) -> PyResult<&'py Bound<'py, PyType>> {
+        self.cell().import(py, ERRORS_MODULE, self.class_name())
+    }
+}
+
+/// Makes the exception classes attributes of `_native` too.
+pub(crate) fn add_to_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    for kind in Kind::ALL {
+        m.add(kind.class_name(), kind.class(m.py())?)?;
+    }
+    Ok(())
+}
+
+/// An exception of class `kind` with `message`. When the class cannot be imported, the
+/// import error is what gets raised (it says what is wrong with the installation).
+pub(crate) fn new_error(py: Python<'_>, kind: Kind, message: String) -> PyErr {
+    new_error_with(py, kind, message, None)
+}
+
+fn new_error_with(
+    py: Python<'_>,
+    kind: Kind,
+    message: String,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyErr {
+    match kind.class(py).and_then(|cls| cls.call((message,), kwargs)) {
+        Ok(value) => PyErr::from_value(value),
+        Err(err) => err,
+    }
+}
+
+/// `err` as the exception Python callers see: `kind` unless the error itself says
+/// better (a missing plugin, a rejected bundle). I/O errors are chained as the
+/// `OSError` `__cause__`.
+pub(crate) fn engine_error(py: Python<'_>, kind: Kind, err: EngineError) -> PyErr {
+    let message = err.to_string();
+    match err {
+        EngineError::NotFound { .. } => new_error(py, Kind::NotFound, message),
+        EngineError::NotAZip { .. }
+        | EngineError::UploadRejected { .. }
+        | EngineError::Archive(_)
+        | EngineError::Manifest(_)
+        | EngineError::Deps(_) => new_error(py, Kind::Install, message),
+        EngineError::Io { source, .. } => {
+            let error = new_error(py, kind, message);
+            error.set_cause(py, Some(PyErr::from(source)));
+            error
+        }
+        EngineError::Interpreter(_) => new_error(py, kind, message),
+    }
+}
+
+/// The error a hook's exception becomes: `PluginHookError` naming the plugin, with
+/// the original exception as `__cause__`. Exceptions that are not `Exception`s
+/// (`KeyboardInterrupt`, `SystemExit`) pass through unchanged.
+pub(crate) fn hook_error(py: Python<'_>, plugin: &LoadedPlugin, hook: &str, err: PyErr) -> PyErr {
+    if !err.is_instance_of::<PyException>(py) {
+        return err;
+    }
+    let failure = PyFailure::from_err(py, &err);
+    let message = format!(
+        "plugin {} {}: hook {hook} raised {}",
+        plugin.name(),
+        plugin.version(),
+        failure.summary()
+    );
+    let kwargs = PyDict::new(py);
+    let filled = (|| -> PyResult<()> {
+        kwargs.set_item("plugin", plugin.name())?;
+        kwargs.set_item("version", plugin.version())?;
+        kwargs.set_item("hook", hook)?;
+        kwargs.set_item("traceback_text", &failure.traceback)?;
+        Ok(())
+    })();
+    if let Err(e) = filled {
+        return e;
+    }
+    let error = new_error_with(py, Kind::Hook, message, Some(&kwargs));
+    error.set_cause(py, Some(err));
+    error
+}

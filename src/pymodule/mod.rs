@@ -1,0 +1,67 @@
+//! The Python extension module `racetrack_plugins._native`, a drop-in for Racetrack's
+//! `racetrack_commons.plugin.engine.PluginEngine`. Built by maturin (see
+//! `pyproject.toml`); the Python half lives in `python/racetrack_plugins/`.
+//!
+//! Hooks run in the host's own interpreter on the very objects the caller passed. Any
+//! call that may load, reload, install or delete plugins releases the GIL first
+//! (`py.detach`): those take the engine's load lock and then attach again themselves.
+
+mod data;
+mod engine;
+mod errors;
+mod logging;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use pyo3::prelude::*;
+
+pub use data::PluginData;
+pub use engine::PyPluginEngine;
+
+use crate::bundle::BundleOptions;
+use crate::python::ManifestView;
+
+/// Bundles the plugin folder `workdir` into `<name>-<version>.zip` and returns its path.
+#[pyfunction]
+#[pyo3(signature = (workdir, out_dir=None, out_filename=None, plugin_version=None))]
+fn bundle_plugin(
+    py: Python<'_>,
+    workdir: PathBuf,
+    out_dir: Option<PathBuf>,
+    out_filename: Option<String>,
+    plugin_version: Option<String>,
+) -> PyResult<PathBuf> {
+    let options = BundleOptions {
+        out_dir,
+        out_filename,
+        plugin_version,
+    };
+    py.detach(|| crate::bundle::bundle_plugin(&workdir, &options))
+        .map_err(|e| errors::new_error(py, errors::Kind::Plugin, e.to_string()))
+}
+
+/// Runs the `racetrack-plugin` command line with `argv` (program name first); returns
+/// its exit code.
+#[pyfunction]
+fn run_cli(py: Python<'_>, argv: Vec<String>) -> u8 {
+    py.detach(|| {
+        let code = crate::cli::run_from_args(argv);
+        let _ = std::io::stdout().flush();
+        let _ = std::io::stderr().flush();
+        code
+    })
+}
+
+#[pymodule]
+#[pyo3(name = "_native")]
+pub fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<PyPluginEngine>()?;
+    m.add_class::<ManifestView>()?;
+    m.add_class::<PluginData>()?;
+    m.add_function(wrap_pyfunction!(bundle_plugin, m)?)?;
+    m.add_function(wrap_pyfunction!(run_cli, m)?)?;
+    errors::add_to_module(m)?;
+    Ok(())
+}

@@ -1,0 +1,112 @@
+"""Hook failures: PluginHookError, chained to the plugin's own exception."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import traceback
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from racetrack_plugins import PluginCore, PluginEngine, PluginError, PluginHookError
+
+FAILING = """
+    class DeployRefused(RuntimeError):
+        pass
+
+    class Plugin:
+        def post_fatman_deploy(self, manifest, fatman, image_name, deployer_username=None):
+            self._refuse(fatman)
+
+        def _refuse(self, fatman):
+            raise DeployRefused(f"no deploying {fatman} today")
+
+        def interrupt(self):
+            raise KeyboardInterrupt()
+"""
+
+RECORDING = """
+    CALLS = []
+
+    class Plugin:
+        def post_fatman_deploy(self, manifest, fatman, image_name, deployer_username=None):
+            CALLS.append(fatman)
+            return "called"
+
+        def calls(self):
+            return list(CALLS)
+"""
+
+
+@pytest.fixture
+def engine(plugins_dir: Path, make_zip: Any) -> PluginEngine:
+    engine = PluginEngine(plugins_dir)
+    for path in [
+        make_zip("failing", "0.1.0", FAILING, priority=1),
+        make_zip("recording", "0.2.0", RECORDING, priority=2),
+    ]:
+        engine.upload_plugin(path.name, path.read_bytes())
+    return engine
+
+
+def test_hook_error_is_chained_to_the_original(engine: PluginEngine) -> None:
+    with pytest.raises(PluginHookError) as info:
+        engine.invoke_plugin_hook(PluginCore.post_fatman_deploy, {}, "adder", "img")
+    err = info.value
+    assert isinstance(err, PluginError)
+    assert err.plugin == "failing"
+    assert err.version == "0.1.0"
+    assert err.hook == "post_fatman_deploy"
+    cause = err.__cause__
+    assert cause is not None
+    assert type(cause).__name__ == "DeployRefused"
+    assert isinstance(cause, RuntimeError)
+    assert str(cause) == "no deploying adder today"
+    assert err.__suppress_context__
+    assert "failing 0.1.0" in str(err) and "DeployRefused" in str(err)
+
+    # The plugin's frames are in the traceback text, both as formatted by Python and
+    # as the attribute.
+    text = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+    assert "_refuse" in text and "plugin.py" in text
+    assert "The above exception was the direct cause" in text
+    assert "_refuse" in err.traceback_text and "DeployRefused" in err.traceback_text
+
+
+def test_first_failure_stops_the_call(engine: PluginEngine) -> None:
+    with pytest.raises(PluginHookError):
+        engine.invoke_plugin_hook("post_fatman_deploy", {}, "adder", "img")
+    # "recording" comes after "failing", so it was never called.
+    assert engine.invoke_plugin_hook("calls") == [[]]
+    assert engine.invoke_one_plugin_hook("recording", "post_fatman_deploy", {}, "f", "i") == "called"
+
+
+def test_invoke_one_wraps_errors_too(engine: PluginEngine) -> None:
+    with pytest.raises(PluginHookError) as info:
+        engine.invoke_one_plugin_hook("failing", PluginCore.post_fatman_deploy, {}, "x", "img")
+    assert info.value.plugin == "failing"
+    assert type(info.value.__cause__).__name__ == "DeployRefused"
+
+
+def test_non_exceptions_pass_through(engine: PluginEngine) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        engine.invoke_plugin_hook("interrupt")
+
+
+def test_hook_error_pickles(engine: PluginEngine) -> None:
+    with pytest.raises(PluginHookError) as info:
+        engine.invoke_plugin_hook("post_fatman_deploy", {}, "adder", "img")
+    copy = pickle.loads(pickle.dumps(info.value))
+    assert (copy.plugin, copy.version, copy.hook) == ("failing", "0.1.0", "post_fatman_deploy")
+    assert str(copy) == str(info.value)
+
+
+def test_engine_logs_go_to_python_logging(engine: PluginEngine, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.ERROR, logger="racetrack_plugins"):
+        with pytest.raises(PluginHookError):
+            engine.invoke_plugin_hook("post_fatman_deploy", {}, "adder", "img")
+    records = [r for r in caplog.records if r.name.startswith("racetrack_plugins.")]
+    assert records, caplog.records
+    assert any(r.levelno == logging.ERROR and "DeployRefused" in r.getMessage() for r in records)
