@@ -99,6 +99,9 @@ impl PluginsDir {
 
     /// Extracts the zip unless `extracted/<id>` already holds this exact content.
     /// Returns whether an extraction happened.
+    ///
+    /// The marker records the zip's sha256 with its size and modification time; while
+    /// those two match, the zip is not hashed again (a warm restart reads no zip data).
     pub fn ensure_extracted(
         &self,
         id: &str,
@@ -109,11 +112,20 @@ impl PluginsDir {
             zip: zip_path.display().to_string(),
             source,
         };
-        let hash = archive::sha256_file(zip_path).map_err(io_err)?;
         let marker = self.hash_marker(id);
         let target = self.extracted_dir(id);
-        let current = fs::read_to_string(&marker).unwrap_or_default();
-        if current.trim() == hash && target.is_dir() {
+        let stamp = file_stamp(zip_path).map_err(io_err)?;
+        let recorded = fs::read_to_string(&marker).unwrap_or_default();
+        let mut recorded = recorded.split_whitespace();
+        let recorded_hash = recorded.next().unwrap_or_default().to_string();
+        let recorded_stamp = recorded.collect::<Vec<_>>().join(" ");
+        if target.is_dir() && !recorded_hash.is_empty() && recorded_stamp == stamp {
+            return Ok(false);
+        }
+        let hash = archive::sha256_file(zip_path).map_err(io_err)?;
+        if target.is_dir() && recorded_hash == hash {
+            // Same content, touched file: refresh the stamp only.
+            write_atomic(&marker, format!("{hash} {stamp}").as_bytes()).map_err(io_err)?;
             return Ok(false);
         }
         // Drop the marker first: a crash mid-extraction must not leave a stale "current".
@@ -122,13 +134,14 @@ impl PluginsDir {
         if let Some(dir) = marker.parent() {
             fs::create_dir_all(dir).map_err(io_err)?;
         }
-        write_atomic(&marker, hash.as_bytes()).map_err(io_err)?;
+        write_atomic(&marker, format!("{hash} {stamp}").as_bytes()).map_err(io_err)?;
         Ok(true)
     }
 
     /// Moves an extraction made elsewhere (an upload's staging area) into place and
     /// records which zip content it came from.
     pub fn adopt_extracted(&self, id: &str, staged: &Path, zip_hash: &str) -> io::Result<()> {
+        // Without a stamp, the next start hashes the zip once and records one.
         let marker = self.hash_marker(id);
         let target = self.extracted_dir(id);
         let _ = fs::remove_file(&marker);
@@ -240,4 +253,15 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     io::Write::write_all(&mut tmp, bytes)?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// Size and modification time of a file, as recorded beside its hash.
+fn file_stamp(path: &Path) -> io::Result<String> {
+    let meta = fs::metadata(path)?;
+    let mtime = meta
+        .modified()?
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    Ok(format!("{} {mtime}", meta.len()))
 }

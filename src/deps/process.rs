@@ -39,7 +39,8 @@ pub(crate) enum Finish {
 #[derive(Debug)]
 pub(crate) struct RunOutcome {
     pub finish: Finish,
-    /// Last [`TAIL_LINES`] lines of stdout and stderr, roughly in the order written.
+    /// Up to [`TAIL_LINES`] last lines: stderr's kept first (that is where installers
+    /// say what went wrong), the rest filled from the end of stdout, stdout first.
     pub tail: Vec<String>,
     pub elapsed: Duration,
 }
@@ -84,16 +85,17 @@ pub(crate) fn run_counted(
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    let tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_LINES)));
+    let out_tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_LINES)));
+    let err_tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_LINES)));
     let label: Arc<str> = Arc::from(label);
     let (done_tx, done_rx) = mpsc::channel::<()>();
     let mut readers = 0;
     if let Some(out) = child.stdout.take() {
-        spawn_reader(out, "stdout", &label, &tail, done_tx.clone());
+        spawn_reader(out, "stdout", &label, &out_tail, done_tx.clone());
         readers += 1;
     }
     if let Some(err) = child.stderr.take() {
-        spawn_reader(err, "stderr", &label, &tail, done_tx.clone());
+        spawn_reader(err, "stderr", &label, &err_tail, done_tx.clone());
         readers += 1;
     }
     drop(done_tx);
@@ -126,7 +128,7 @@ pub(crate) fn run_counted(
             break;
         }
     }
-    let tail = lock(&tail).iter().cloned().collect();
+    let tail = merge_tails(&lock(&out_tail), &lock(&err_tail));
     let elapsed = started.elapsed();
     tracing::debug!(child = &*label, ?finish, ?elapsed, "finished");
     Ok(RunOutcome {
@@ -138,6 +140,17 @@ pub(crate) fn run_counted(
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Each stream has its own tail, so a chatty stdout cannot push the error out, and the
+/// result does not depend on which reader thread ran first.
+fn merge_tails(out: &VecDeque<String>, err: &VecDeque<String>) -> Vec<String> {
+    let from_out = TAIL_LINES.saturating_sub(err.len()).min(out.len());
+    out.iter()
+        .skip(out.len() - from_out)
+        .chain(err.iter())
+        .cloned()
+        .collect()
 }
 
 fn spawn_reader<R: Read + Send + 'static>(

@@ -3,7 +3,10 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::invoke::{HookError, HookOutput, PluginRef};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString, PyTuple};
+
+use super::invoke::{call_on_set, CallMode, HookError, HookOutput, PluginRef};
 use super::PluginEngine;
 use crate::python::{HookArgs, PyValue};
 use crate::types::{FatmanDto, Manifest};
@@ -66,17 +69,39 @@ impl PluginEngine {
     /// call order overrides an earlier one's variable.
     pub fn fatman_runtime_env_vars(&self) -> Result<BTreeMap<String, String>, HookError> {
         const HOOK: &str = "fatman_runtime_env_vars";
-        let mut merged = BTreeMap::new();
-        for output in self.invoke(HOOK, &HookArgs::new())? {
-            if output.value.is_none() {
-                continue;
+        let set = self.current();
+        Python::attach(|py| {
+            let outcomes = call_on_set(
+                py,
+                &set,
+                HOOK,
+                None,
+                &PyTuple::empty(py),
+                None,
+                CallMode::FailFast,
+            );
+            // A raising plugin wins over a bad result of an earlier one, as with invoke.
+            if let Some((plugin, Err(err))) = outcomes.last() {
+                return Err(HookError::raised(py, plugin, HOOK, err));
             }
-            let vars: BTreeMap<String, String> = output.value.deserialize().map_err(|e| {
-                bad_result(&output, HOOK, format!("expected a dict of str to str: {e}"))
-            })?;
-            merged.extend(vars);
-        }
-        Ok(merged)
+            let mut merged = BTreeMap::new();
+            for (plugin, result) in outcomes {
+                let Ok(value) = result else { continue };
+                if value.is_none() || merge_str_dict(&value, &mut merged) {
+                    continue;
+                }
+                // Anything but a plain dict of str: through the JSON view, as before.
+                let output = HookOutput {
+                    plugin: PluginRef::of(&plugin),
+                    value: PyValue::new(value.unbind()),
+                };
+                let vars: BTreeMap<String, String> = output.value.deserialize().map_err(|e| {
+                    bad_result(&output, HOOK, format!("expected a dict of str to str: {e}"))
+                })?;
+                merged.extend(vars);
+            }
+            Ok(merged)
+        })
     }
 
     /// Job types: job name → (base image, Dockerfile template inside the plugin).
@@ -215,4 +240,31 @@ fn resolve_inside(plugin_dir: &std::path::Path, path: &str) -> Result<PathBuf, S
             "template {path:?} lies outside the plugin's folder"
         ))
     }
+}
+
+/// Merges a plain `dict` of `str` to `str` straight into `merged`, the common case of
+/// `fatman_runtime_env_vars`; `false` (having merged at most some entries, which the
+/// JSON path then merges again with the same values) for anything else.
+fn merge_str_dict(value: &Bound<'_, PyAny>, merged: &mut BTreeMap<String, String>) -> bool {
+    let Ok(dict) = value.cast_exact::<PyDict>() else {
+        return false;
+    };
+    for (k, v) in dict.iter() {
+        let (Ok(k), Ok(v)) = (k.cast_exact::<PyString>(), v.cast_exact::<PyString>()) else {
+            return false;
+        };
+        let (Ok(k), Ok(v)) = (k.to_str(), v.to_str()) else {
+            return false;
+        };
+        match merged.get_mut(k) {
+            Some(existing) => {
+                existing.clear();
+                existing.push_str(v);
+            }
+            None => {
+                merged.insert(k.to_owned(), v.to_owned());
+            }
+        }
+    }
+    true
 }

@@ -11,7 +11,7 @@ use thiserror::Error;
 
 use super::set::{LoadedPlugin, PluginSet};
 use super::PluginEngine;
-use crate::python::{HookArgs, PyFailure, PyValue};
+use crate::python::{HookArgs, HookMethod, PyFailure, PyValue};
 
 /// Which plugin a result or error came from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -107,8 +107,35 @@ pub(crate) fn call_on_set<'py>(
     kwargs: Option<&Bound<'py, PyDict>>,
     mode: CallMode,
 ) -> Vec<PyOutcome<'py>> {
+    let mut outcomes = Vec::new();
+    for_each_outcome(
+        py,
+        set,
+        hook,
+        only_plugin,
+        args,
+        kwargs,
+        mode,
+        |plugin, result| outcomes.push((plugin.clone(), result)),
+    );
+    outcomes
+}
+
+/// Calls `hook` on every implementation in order, handing each outcome to `each`
+/// (borrowing the plugin, so callers that do not keep it pay no reference count).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn for_each_outcome<'py>(
+    py: Python<'py>,
+    set: &PluginSet,
+    hook: &str,
+    only_plugin: Option<&str>,
+    args: &Bound<'py, PyTuple>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+    mode: CallMode,
+    mut each: impl FnMut(&Arc<LoadedPlugin>, PyResult<Bound<'py, PyAny>>),
+) {
     let table = set.hook_table(py, hook);
-    let mut outcomes = Vec::with_capacity(table.len());
+    let mut shared_kwargs = HookMethod::shared_kwargs(kwargs);
     for bound in table.iter() {
         let plugin = &bound.plugin;
         if only_plugin.is_some_and(|name| plugin.name() != name) {
@@ -122,7 +149,9 @@ pub(crate) fn call_on_set<'py>(
         );
         let _entered = span.enter();
         let started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
-        let result = bound.method.call(py, args, kwargs, plugin.name(), hook);
+        let result = bound
+            .method
+            .call_shared(py, args, &mut shared_kwargs, plugin.name(), hook);
         if let Some(started) = started {
             tracing::debug!(
                 elapsed_us = started.elapsed().as_secs_f64() * 1e6,
@@ -134,12 +163,11 @@ pub(crate) fn call_on_set<'py>(
         if let Err(err) = &result {
             tracing::error!("{}", HookError::raised(py, plugin, hook, err));
         }
-        outcomes.push((plugin.clone(), result));
+        each(plugin, result);
         if failed && mode == CallMode::FailFast {
             break;
         }
     }
-    outcomes
 }
 
 impl PluginEngine {
@@ -198,16 +226,26 @@ impl PluginEngine {
                     })]
                 }
             };
-            call_on_set(py, &set, hook, only_plugin, &a, k.as_ref(), mode)
-                .into_iter()
-                .map(|(plugin, result)| match result {
-                    Ok(value) => Ok(HookOutput {
-                        plugin: PluginRef::of(&plugin),
-                        value: PyValue::new(value.unbind()),
-                    }),
-                    Err(err) => Err(HookError::raised(py, &plugin, hook, &err)),
-                })
-                .collect()
+            let mut outputs = Vec::new();
+            for_each_outcome(
+                py,
+                &set,
+                hook,
+                only_plugin,
+                &a,
+                k.as_ref(),
+                mode,
+                |plugin, result| {
+                    outputs.push(match result {
+                        Ok(value) => Ok(HookOutput {
+                            plugin: PluginRef::of(plugin),
+                            value: PyValue::new(value.unbind()),
+                        }),
+                        Err(err) => Err(HookError::raised(py, plugin, hook, &err)),
+                    })
+                },
+            );
+            outputs
         })
     }
 

@@ -106,14 +106,21 @@ def load_plugin(module_name, plugin_dir, manifest, config_path, site_dirs):
     if not os.path.isfile(plugin_py):
         raise PluginLoadError("the bundle has no plugin.py at its root")
 
-    # The folder may have been replaced by a re-extraction since the last import.
-    importlib.invalidate_caches()
+    # The folder may have been replaced by a re-extraction since the last import; only
+    # its own cached finder can be stale (invalidate_caches() would touch them all).
+    sys.path_importer_cache.pop(plugin_dir, None)
     saved_path = list(sys.path)
     local_names = _local_top_names(plugin_dir)
-    hidden = {n: m for n, m in sys.modules.items() if _collides(n, local_names)}
+    # (Most plugins are a lone plugin.py: then nothing can collide, skip the scan.)
+    hidden = (
+        {n: m for n, m in sys.modules.items() if n.partition(".")[0] in local_names}
+        if local_names
+        else {}
+    )
     for name in hidden:
         del sys.modules[name]
-    before = set(sys.modules)
+    # Without sibling .py files or folders nothing local can be imported: no diff.
+    before = set(sys.modules) if local_names else None
     try:
         path_without_sites = list(sys.path)
         for site_dir in site_dirs:
@@ -143,7 +150,7 @@ def load_plugin(module_name, plugin_dir, manifest, config_path, site_dirs):
             sys.modules.pop(module_name, None)
             raise
     finally:
-        for name in set(sys.modules) - before:
+        for name in set(sys.modules) - before if before is not None else ():
             if name == module_name:
                 continue
             module = sys.modules.get(name)

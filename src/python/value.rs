@@ -2,7 +2,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -82,7 +83,47 @@ impl<T: Serialize + Send + Sync> ToPython for Serialized<T> {
     fn to_python<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let plain = pythonize::pythonize(py, &self.0)?;
         // Maps become attribute-accessible dicts (`manifest.name`), as plugins expect.
-        support_module(py)?.call_method1("wrap", (plain,))
+        wrap(py, plain)
+    }
+}
+
+static RECORD_VIEW: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// `support.py`'s `RecordView` class, looked up once per interpreter.
+fn record_view(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    RECORD_VIEW
+        .get_or_try_init(py, || {
+            Ok::<_, PyErr>(
+                support_module(py)?
+                    .getattr("RecordView")?
+                    .cast_into::<PyType>()?
+                    .unbind(),
+            )
+        })
+        .map(|t| t.bind(py))
+}
+
+/// Does what `support.py`'s `wrap` does (exact dicts become `RecordView`s, exact lists
+/// are rebuilt, both recursively; anything else is returned as is) without running
+/// Python code: no call at all for scalars, no interpreter frames for containers.
+fn wrap<'py>(py: Python<'py>, value: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    if let Ok(dict) = value.cast_exact::<PyDict>() {
+        let view = record_view(py)?.call0()?;
+        {
+            let target = view.cast::<PyDict>()?;
+            for (k, v) in dict.iter() {
+                target.set_item(k, wrap(py, v)?)?;
+            }
+        }
+        Ok(view)
+    } else if let Ok(list) = value.cast_exact::<PyList>() {
+        let items = list
+            .iter()
+            .map(|v| wrap(py, v))
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(PyList::new(py, items)?.into_any())
+    } else {
+        Ok(value)
     }
 }
 
@@ -176,7 +217,9 @@ impl HookArgs {
             } else {
                 let d = PyDict::new(py);
                 for (name, Arg::Value(v)) in &self.keyword {
-                    d.set_item(name, v.to_python(py)?)?;
+                    // Interned, as the parameter names of the hooks are: CPython then
+                    // matches keywords by identity, not by comparing text, per plugin.
+                    d.set_item(PyString::intern(py, name), v.to_python(py)?)?;
                 }
                 Some(d)
             };

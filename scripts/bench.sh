@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Runs every benchmark and prints one table: case, engine figure, baseline figure,
+# ratio (engine / baseline), target, met?
+#
+#   scripts/bench.sh            # everything
+#   QUICK=1 scripts/bench.sh    # one quick pass of each (smoke test, figures meaningless)
+#
+# 1. cargo bench --bench engine        dispatch, arguments, cold/warm start, memory
+# 2. cargo bench --bench deps_install  plugin requirements at start (pip / uv)
+# 3. maturin develop --release into .venv, then benches/python_host.py (Python host)
+#
+# Every figure is measured beside its baseline in the same process; see
+# benches/README.md for what each case compares.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Build against one interpreter throughout, so cargo does not rebuild pyo3 when PATH changes.
+PYO3_PYTHON="${PYO3_PYTHON:-$(command -v python3)}"
+export PYO3_PYTHON
+
+log_dir="$(mktemp -d "${TMPDIR:-/tmp}/rt-bench-XXXXXX")"
+trap 'rm -rf "$log_dir"' EXIT
+
+if [ -n "${QUICK:-}" ]; then
+    bench_mode=()  # the bench binaries then make one quick pass
+    host_args=(--quick)
+else
+    bench_mode=(--bench)
+    host_args=()
+fi
+
+run_bench() {  # name
+    echo "== cargo bench --bench $1"
+    if [ ${#bench_mode[@]} -eq 0 ]; then
+        cargo test --release --bench "$1" 2>&1 | tee "$log_dir/$1.log"
+    else
+        cargo bench --bench "$1" 2>&1 | tee "$log_dir/$1.log"
+    fi
+}
+
+run_bench engine
+# Owned by the dependency installer's benchmark; its rows join the table if it prints
+# `@@ROW` lines, and its own output is shown above either way.
+run_bench deps_install || echo "(deps_install bench failed; continuing)"
+
+echo "== maturin develop --release"
+source scripts/dev-venv.sh
+VIRTUAL_ENV="$VENV" PIP_DISABLE_PIP_VERSION_CHECK=1 CARGO_TARGET_DIR="$PWD/target" \
+    "$VENV/bin/maturin" develop --release --quiet --manifest-path Cargo.toml
+echo "== benches/python_host.py"
+VIRTUAL_ENV="$VENV" "$VENV/bin/python" benches/python_host.py "${host_args[@]}" \
+    | tee "$log_dir/python_host.log"
+
+echo
+echo "== machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')," \
+    "$(uname -sr), $("$VENV/bin/python" -c 'import platform; print("CPython", platform.python_version())')" \
+    "${PYTHONDONTWRITEBYTECODE:+(PYTHONDONTWRITEBYTECODE set: no .pyc caching on either side)}"
+cat "$log_dir"/engine.log "$log_dir"/deps_install.log "$log_dir"/python_host.log 2>/dev/null \
+    | grep '^@@ROW' \
+    | awk -F'\t' '
+        BEGIN {
+            printf "%-68s %12s %12s %8s %10s %4s\n", "case", "engine", "baseline", "ratio", "target", "met"
+            printf "%-68s %12s %12s %8s %10s %4s\n", "----", "------", "--------", "-----", "------", "---"
+        }
+        { printf "%-68s %12s %12s %8s %10s %4s\n", $2, $3, $4, $5, $6, $7 }'
