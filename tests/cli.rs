@@ -222,3 +222,40 @@ fn demo_calls_every_seed_hook_of_the_sample() {
     }
     assert!(!text.contains("FAILED"), "{text}");
 }
+
+#[test]
+fn verbose_logs_show_load_and_hook_spans_with_durations() {
+    let tmp = tempfile::tempdir().unwrap();
+    simple_plugin(
+        "traced",
+        "4.2",
+        "    def ping(self):\n        return 'pong'",
+    )
+    .write_into(tmp.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_racetrack-plugin"))
+        .arg("--plugins-dir")
+        .arg(tmp.path())
+        .args(["-vv", "call", "ping"])
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let logs = stderr(&out);
+    let load_line = logs
+        .lines()
+        .find(|l| l.contains("load_plugin") && l.contains("plugin loaded"))
+        .unwrap_or_else(|| panic!("no load span in:\n{logs}"));
+    assert!(
+        load_line.contains("traced") && load_line.contains("elapsed_ms"),
+        "{load_line}"
+    );
+    let hook_line = logs
+        .lines()
+        .find(|l| l.contains("hook{") && l.contains("hook called"))
+        .unwrap_or_else(|| panic!("no hook span in:\n{logs}"));
+    assert!(
+        hook_line.contains("ping") && hook_line.contains("elapsed_us"),
+        "{hook_line}"
+    );
+}
