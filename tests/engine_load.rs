@@ -351,6 +351,54 @@ class Plugin:\n    def value(self):\n        return [VALUE, deep(), Deployer.__m
     );
 }
 
+#[test]
+fn sibling_modules_imported_lazily_inside_hooks_stay_private() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    for (name, value) in [("lazy-a", "A"), ("lazy-b", "B")] {
+        PluginSrc::new(name, "1")
+            .file("settings.py", &format!("VALUE = '{value}'\n"))
+            .file("pkg/__init__.py", "from .core import describe\n")
+            .file("pkg/core.py", "from . import names\ndef describe():\n    return 'core-' + names.NAME\n")
+            .file("pkg/names.py", &format!("NAME = '{value}'\n"))
+            .file("pkg/extra.py", &format!("EXTRA = 'extra-{value}'\n"))
+            .plugin_py(
+                "import json\nclass Plugin:\n    def lazy(self):\n        import settings\n        from pkg import describe\n        from pkg.extra import EXTRA\n        import pkg.names\n        return [settings.VALUE, describe(), EXTRA, pkg.names.NAME, json.dumps(1)]\n",
+            )
+            .write_into(dir);
+    }
+    let engine = engine(dir);
+    for _ in 0..2 {
+        let results = call_json(&engine, "lazy", &HookArgs::new());
+        assert_eq!(
+            results,
+            vec![
+                (
+                    "lazy-a".to_string(),
+                    serde_json::json!(["A", "core-A", "extra-A", "A", "1"])
+                ),
+                (
+                    "lazy-b".to_string(),
+                    serde_json::json!(["B", "core-B", "extra-B", "B", "1"])
+                ),
+            ]
+        );
+    }
+    use pyo3::prelude::*;
+    let leaked: Vec<String> = Python::attach(|py| {
+        let modules = py.import("sys").unwrap().getattr("modules").unwrap();
+        ["settings", "pkg", "pkg.core", "pkg.extra"]
+            .iter()
+            .filter(|m| modules.contains(**m).unwrap())
+            .map(|m| m.to_string())
+            .collect()
+    });
+    assert!(
+        leaked.is_empty(),
+        "plugin modules leaked into sys.modules: {leaked:?}"
+    );
+}
+
 fn pyo3_sys_path() -> Vec<String> {
     use pyo3::prelude::*;
     racetrack_plugins::python::ensure_initialized();

@@ -30,7 +30,7 @@ pub struct PluginObject {
 
 fn bad_result(output: &HookOutput, hook: &str, problem: impl Into<String>) -> HookError {
     HookError::BadResult {
-        plugin: output.plugin.clone(),
+        plugin: PluginRef::clone(&output.plugin),
         hook: hook.to_string(),
         problem: problem.into(),
     }
@@ -92,7 +92,7 @@ impl PluginEngine {
                 }
                 // Anything but a plain dict of str: through the JSON view, as before.
                 let output = HookOutput {
-                    plugin: PluginRef::of(&plugin),
+                    plugin: plugin.origin().clone(),
                     value: PyValue::new(value.unbind()),
                 };
                 let vars: BTreeMap<String, String> = output.value.deserialize().map_err(|e| {
@@ -135,7 +135,7 @@ impl PluginEngine {
                 types.insert(
                     name,
                     JobType {
-                        plugin: output.plugin.clone(),
+                        plugin: PluginRef::clone(&output.plugin),
                         base_image,
                         template_path,
                     },
@@ -199,7 +199,7 @@ impl PluginEngine {
                 objects.insert(
                     name,
                     PluginObject {
-                        plugin: output.plugin.clone(),
+                        plugin: PluginRef::clone(&output.plugin),
                         object,
                     },
                 );

@@ -38,7 +38,8 @@ impl fmt::Display for PluginRef {
 /// One plugin's answer to a hook call.
 #[derive(Debug, Clone)]
 pub struct HookOutput {
-    pub plugin: PluginRef,
+    /// Shared with the loaded plugin (read it as `output.plugin.name`).
+    pub plugin: Arc<PluginRef>,
     pub value: PyValue,
 }
 
@@ -238,7 +239,7 @@ impl PluginEngine {
                 |plugin, result| {
                     outputs.push(match result {
                         Ok(value) => Ok(HookOutput {
-                            plugin: PluginRef::of(plugin),
+                            plugin: plugin.origin.clone(),
                             value: PyValue::new(value.unbind()),
                         }),
                         Err(err) => Err(HookError::raised(py, plugin, hook, &err)),

@@ -298,6 +298,10 @@ pub(crate) fn import_staged(
             zip_path: zip_path.to_path_buf(),
             module_name: request.module_name,
             instance,
+            origin: std::sync::Arc::new(super::invoke::PluginRef {
+                name: manifest.name.clone(),
+                version: manifest.version.clone(),
+            }),
         },
         venv,
     ))

@@ -10,6 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyString;
 use serde::Serialize;
 
+use super::invoke::PluginRef;
 use crate::manifest::PluginManifest;
 use crate::python::{self, HookMethod, PyFailure};
 
@@ -65,6 +66,8 @@ pub struct LoadedPlugin {
     pub zip_path: PathBuf,
     pub module_name: String,
     pub instance: Py<PyAny>,
+    /// Shared by every result of this plugin, so a call allocates no names.
+    pub(crate) origin: Arc<PluginRef>,
 }
 
 impl LoadedPlugin {
@@ -74,6 +77,11 @@ impl LoadedPlugin {
 
     pub fn version(&self) -> &str {
         &self.manifest.version
+    }
+
+    /// Name and version, as results carry them.
+    pub fn origin(&self) -> &Arc<PluginRef> {
+        &self.origin
     }
 }
 

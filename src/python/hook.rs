@@ -117,13 +117,86 @@ impl HookMethod {
             _ => None,
         };
         let args = sliced.as_ref().unwrap_or(args);
-        let kwargs = kwargs.for_policy(py, self.policy.keywords.as_ref(), plugin, hook)?;
-        match kwargs {
-            Some(kwargs) => method.call(args, Some(&kwargs)),
-            None if args.is_empty() => method.call0(),
-            None => method.call1(args),
+        match kwargs.for_policy(py, self.policy.keywords.as_ref(), plugin, hook)? {
+            Keywords::Prepared(prepared) => call_with_keywords(py, method, args, prepared),
+            Keywords::Dict(kwargs) => method.call(args, Some(&kwargs)),
+            Keywords::None if args.is_empty() => method.call0(),
+            Keywords::None => method.call1(args),
         }
     }
+}
+
+/// Keywords for one implementation, as [`SharedKwargs::for_policy`] finds them.
+enum Keywords<'a, 'py> {
+    None,
+    /// Names unusual enough (not all str) to go the generic way.
+    Dict(Bound<'py, PyDict>),
+    Prepared(&'a Prepared<'py>),
+}
+
+/// One pruning of a call's keywords, ready for a vectorcall: names as a tuple, values
+/// in the same order, and the equivalent dict for the generic path.
+struct Prepared<'py> {
+    mask: u64,
+    #[cfg_attr(all(Py_3_11, not(Py_LIMITED_API)), allow(dead_code))]
+    dict: Bound<'py, PyDict>,
+    #[cfg_attr(not(all(Py_3_11, not(Py_LIMITED_API))), allow(dead_code))]
+    names: Bound<'py, PyTuple>,
+    #[cfg_attr(not(all(Py_3_11, not(Py_LIMITED_API))), allow(dead_code))]
+    values: Vec<Bound<'py, PyAny>>,
+}
+
+/// Calls with positional `args` and prepared keywords. Through vectorcall where the
+/// C API has it: a dict would be unpacked into exactly this by CPython on every call.
+#[cfg(all(Py_3_11, not(Py_LIMITED_API)))]
+fn call_with_keywords<'py>(
+    py: Python<'py>,
+    method: &Bound<'py, PyAny>,
+    args: &Bound<'py, PyTuple>,
+    prepared: &Prepared<'py>,
+) -> PyResult<Bound<'py, PyAny>> {
+    use pyo3::ffi;
+    const INLINE: usize = 16;
+    let nargs = args.len();
+    let total = 1 + nargs + prepared.values.len();
+    let mut inline = [std::ptr::null_mut::<ffi::PyObject>(); INLINE];
+    let mut heap = Vec::new();
+    let stack: &mut [*mut ffi::PyObject] = if total <= INLINE {
+        &mut inline[..total]
+    } else {
+        heap.resize(total, std::ptr::null_mut());
+        &mut heap
+    };
+    // Slot 0 stays free: with PY_VECTORCALL_ARGUMENTS_OFFSET a bound method may put
+    // `self` there instead of copying the arguments.
+    for (slot, item) in stack[1..].iter_mut().zip(args.iter_borrowed()) {
+        *slot = item.as_ptr();
+    }
+    for (slot, value) in stack[1 + nargs..].iter_mut().zip(&prepared.values) {
+        *slot = value.as_ptr();
+    }
+    // SAFETY: every pointer in `stack[1..]` is borrowed from `args` or `prepared`,
+    // both alive for the whole call; `names` is a tuple of str matching the values;
+    // the result is a new reference or NULL with an exception set.
+    unsafe {
+        let result = ffi::PyObject_Vectorcall(
+            method.as_ptr(),
+            stack.as_ptr().add(1),
+            nargs | ffi::PY_VECTORCALL_ARGUMENTS_OFFSET,
+            prepared.names.as_ptr(),
+        );
+        Bound::from_owned_ptr_or_err(py, result)
+    }
+}
+
+#[cfg(not(all(Py_3_11, not(Py_LIMITED_API))))]
+fn call_with_keywords<'py>(
+    _py: Python<'py>,
+    method: &Bound<'py, PyAny>,
+    args: &Bound<'py, PyTuple>,
+    prepared: &Prepared<'py>,
+) -> PyResult<Bound<'py, PyAny>> {
+    method.call(args, Some(&prepared.dict))
 }
 
 /// The keyword arguments of one hook call, shared by every plugin of that call: key
@@ -135,8 +208,8 @@ pub(crate) struct SharedKwargs<'py> {
     /// Key names in dict order; `None` when some key is not a str, or there are more
     /// than 64 (then every call prunes on its own, as [`HookMethod::call`] does).
     names: Option<Vec<String>>,
-    /// Pruned dicts built so far, by the bit set of keys they keep.
-    pruned: Vec<(u64, Bound<'py, PyDict>)>,
+    /// Prunings built so far, by the bit set of keys they keep.
+    pruned: Vec<Prepared<'py>>,
 }
 
 impl<'py> SharedKwargs<'py> {
@@ -165,35 +238,41 @@ impl<'py> SharedKwargs<'py> {
         accepted: Option<&HashSet<String>>,
         plugin: &str,
         hook: &str,
-    ) -> PyResult<Option<Bound<'py, PyDict>>> {
-        let (Some(kwargs), Some(accepted)) = (&self.kwargs, accepted) else {
-            return Ok(self.kwargs.clone());
+    ) -> PyResult<Keywords<'_, 'py>> {
+        let Some(kwargs) = &self.kwargs else {
+            return Ok(Keywords::None);
         };
         let Some(names) = &self.names else {
-            return prune_kwargs(py, kwargs, accepted, plugin, hook).map(Some);
+            return Ok(Keywords::Dict(match accepted {
+                Some(accepted) => prune_kwargs(py, kwargs, accepted, plugin, hook)?,
+                None => kwargs.clone(),
+            }));
         };
-        let accepts = |name: &str| {
-            if accepted.len() <= 8 {
-                accepted.iter().any(|a| a == name)
-            } else {
-                accepted.contains(name)
-            }
-        };
-        let mut keep = 0u64;
-        for (i, name) in names.iter().enumerate() {
-            if accepts(name) {
-                keep |= 1 << i;
-            }
-        }
         let all = if names.len() == 64 {
             u64::MAX
         } else {
             (1u64 << names.len()) - 1
         };
-        if keep == all {
-            return Ok(Some(kwargs.clone()));
-        }
-        if tracing::enabled!(tracing::Level::DEBUG) {
+        let keep = match accepted {
+            None => all,
+            Some(accepted) => {
+                let accepts = |name: &str| {
+                    if accepted.len() <= 8 {
+                        accepted.iter().any(|a| a == name)
+                    } else {
+                        accepted.contains(name)
+                    }
+                };
+                let mut keep = 0u64;
+                for (i, name) in names.iter().enumerate() {
+                    if accepts(name) {
+                        keep |= 1 << i;
+                    }
+                }
+                keep
+            }
+        };
+        if keep != all && tracing::enabled!(tracing::Level::DEBUG) {
             let dropped: Vec<&String> = names
                 .iter()
                 .enumerate()
@@ -207,17 +286,32 @@ impl<'py> SharedKwargs<'py> {
                 "dropping keyword arguments the hook does not declare"
             );
         }
-        if let Some((_, dict)) = self.pruned.iter().find(|(mask, _)| *mask == keep) {
-            return Ok(Some(dict.clone()));
+        if keep == 0 {
+            return Ok(Keywords::None);
         }
-        let pruned = PyDict::new(py);
-        for (i, (key, value)) in kwargs.iter().enumerate() {
-            if keep & (1 << i) != 0 {
-                pruned.set_item(key, value)?;
+        let index = match self.pruned.iter().position(|p| p.mask == keep) {
+            Some(index) => index,
+            None => {
+                let dict = PyDict::new(py);
+                let mut kept_names = Vec::new();
+                let mut values = Vec::new();
+                for (i, (key, value)) in kwargs.iter().enumerate() {
+                    if keep & (1 << i) != 0 {
+                        dict.set_item(&key, &value)?;
+                        kept_names.push(key);
+                        values.push(value);
+                    }
+                }
+                self.pruned.push(Prepared {
+                    mask: keep,
+                    dict,
+                    names: PyTuple::new(py, kept_names)?,
+                    values,
+                });
+                self.pruned.len() - 1
             }
-        }
-        self.pruned.push((keep, pruned.clone()));
-        Ok(Some(pruned))
+        };
+        Ok(Keywords::Prepared(&self.pruned[index]))
     }
 }
 
