@@ -48,6 +48,13 @@ pub enum ArchiveError {
         #[source]
         source: zip::result::ZipError,
     },
+    #[error("{zip}: cannot extract entry {entry:?}: {source}")]
+    Extract {
+        zip: String,
+        entry: String,
+        #[source]
+        source: io::Error,
+    },
     #[error("{zip}: entry {entry:?} would be written outside the plugin folder")]
     PathEscape { zip: String, entry: String },
     #[error("{zip}: entry {entry:?} is a symbolic link; links are not allowed in plugins")]
@@ -161,16 +168,27 @@ pub fn extract_as(
                 zip: zip_name.clone(),
                 source,
             })?;
+        let entry_err = |source| ArchiveError::Extract {
+            zip: zip_name.clone(),
+            entry: relative.display().to_string(),
+            source,
+        };
         if entry.is_dir() {
-            fs::create_dir_all(&dest).map_err(io_err)?;
+            fs::create_dir_all(&dest).map_err(entry_err)?;
             continue;
         }
         if let Some(dir) = dest.parent() {
-            fs::create_dir_all(dir).map_err(io_err)?;
+            fs::create_dir_all(dir).map_err(entry_err)?;
         }
-        let mut out = fs::File::create(&dest).map_err(io_err)?;
+        let mut out = fs::File::create(&dest).map_err(entry_err)?;
         let budget = limits.max_total_bytes - written;
-        let copied = io::copy(&mut (&mut entry).take(budget + 1), &mut out).map_err(io_err)?;
+        let copied = io::copy(&mut (&mut entry).take(budget + 1), &mut out).map_err(|source| {
+            ArchiveError::Extract {
+                zip: zip_name.clone(),
+                entry: relative.display().to_string(),
+                source,
+            }
+        })?;
         written += copied;
         if written > limits.max_total_bytes {
             return Err(ArchiveError::TooLarge {

@@ -48,7 +48,7 @@ pub struct Cli {
     /// Time limit for installing one plugin's requirements, in seconds.
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 900)]
     pub deps_timeout: u64,
-    /// More logs on stderr (-v info, -vv debug); RUST_LOG overrides.
+    /// Logs on stderr (-v info, -vv debug; none by default); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     #[command(subcommand)]
@@ -134,8 +134,10 @@ pub fn main_exit_code() -> ExitCode {
 }
 
 fn init_logging(verbose: u8) {
+    // Without -v the commands report failures themselves (table, `error:` lines);
+    // logging them too would print each twice.
     let default = match verbose {
-        0 => "warn",
+        0 => "off",
         1 => "info",
         _ => "debug",
     };

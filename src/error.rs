@@ -38,6 +38,8 @@ pub enum EngineError {
         name: String,
         version: Option<String>,
     },
+    #[error("plugins cannot be installed, deleted or reloaded from code that runs while plugins load (a plugin's __init__ or module code)")]
+    Reentrant,
     #[error("the embedded Python interpreter failed: {0}")]
     Interpreter(PyFailure),
 }

@@ -191,6 +191,21 @@ impl PluginsDir {
         Ok(())
     }
 
+    /// Records `id` as installed next to `siblings` (other versions of the same
+    /// plugin), so an upgrade keeps the plugin's place among equal priorities; without
+    /// recorded siblings it goes last. A recorded id keeps its place.
+    pub fn record_installed_beside(&self, id: &str, siblings: &[String]) -> io::Result<()> {
+        let mut order = self.install_order();
+        if order.iter().any(|x| x == id) {
+            return Ok(());
+        }
+        match order.iter().rposition(|x| siblings.contains(x)) {
+            Some(last) => order.insert(last + 1, id.to_string()),
+            None => order.push(id.to_string()),
+        }
+        self.write_order(&order)
+    }
+
     fn write_order(&self, order: &[String]) -> io::Result<()> {
         fs::create_dir_all(self.state_dir())?;
         let mut text = order.join("\n");

@@ -765,3 +765,66 @@ fn wheelhouse_helper_writes_installable_wheels() {
         assert!(entries.contains(&wanted), "{entries:?}");
     }
 }
+
+// A dependency upgraded in a running process: the interpreter keeps the module it
+// already imported, so the new version is not used until restart, and the plugin says so.
+#[test]
+fn upgraded_dependency_in_a_running_process_is_reported() {
+    let _g = shared();
+    let area = Area::new();
+    let pkg = "rted_upgraded_dep";
+    area.wheel(Wheel::new(pkg, "1.0"));
+    area.wheel(Wheel::new(pkg, "2.0"));
+    let plugin = |version: &str, pin: &str| {
+        PluginSrc::new("upgrader", version)
+            .file("requirements.txt", &format!("{pkg}=={pin}\n"))
+            .plugin_py(&format!(
+                "import {pkg}\nclass Plugin:\n    def dep(self):\n        return {pkg}.VERSION\n"
+            ))
+    };
+    let engine = area.engine(Installer::Pip);
+    let v1 = plugin("1.0.0", "1.0");
+    engine
+        .upload_plugin(&v1.file_name(), &v1.zip_bytes(), false)
+        .expect("v1");
+    assert_eq!(hook(&engine, "upgrader", "dep"), "1.0");
+    assert!(loaded(&engine.plugins(), "upgrader").warnings.is_empty());
+
+    let v2 = plugin("2.0.0", "2.0");
+    engine
+        .upload_plugin(&v2.file_name(), &v2.zip_bytes(), true)
+        .expect("v2");
+    let infos = engine.plugins();
+    let info = loaded(&infos, "upgrader");
+    assert_eq!(info.version, "2.0.0");
+    let warning = info.warnings.join("\n");
+    assert!(
+        warning.contains(pkg)
+            && warning.contains("2.0")
+            && warning.contains("1.0")
+            && warning.contains("restart"),
+        "{warning}"
+    );
+    // The deleted version's site dir left sys.path with it.
+    use pyo3::prelude::*;
+    let old_site = area.venv("upgrader-1.0.0").display().to_string();
+    let on_path: Vec<String> = Python::attach(|py| {
+        py.import("sys")
+            .unwrap()
+            .getattr("path")
+            .unwrap()
+            .extract()
+            .unwrap()
+    });
+    assert!(
+        !on_path.iter().any(|p| p.starts_with(&old_site)),
+        "{on_path:?}"
+    );
+
+    // A fresh process (engine built where the module was never imported) uses 2.0 — the
+    // CLI runs in a new process.
+    let out = area.cli("pip", &["call", "dep", "--json"]);
+    assert_success(&out, "call dep");
+    let results: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(results[0]["result"], "2.0");
+}

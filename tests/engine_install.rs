@@ -195,3 +195,59 @@ fn a_failed_plugin_can_be_deleted() {
     assert!(engine.plugins().is_empty());
     assert!(!tmp.path().join("crashy-1.zip").exists());
 }
+
+#[test]
+fn one_zip_per_plugin_version() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // The same plugin copied in by hand under another name sorting first.
+    let old = versioned("1.0.0");
+    fs::write(dir.join("a-copy.zip"), old.zip_bytes()).unwrap();
+    let canonical = simple_plugin(
+        "tool",
+        "1.0.0",
+        "    def version(self):\n        return 'canonical'",
+    );
+    canonical.write_into(dir);
+    let engine = engine(dir);
+    assert_eq!(
+        versions(&engine),
+        vec!["canonical"],
+        "<name>-<version>.zip wins"
+    );
+    let infos = engine.plugins();
+    let dup = infos
+        .iter()
+        .find(|p| p.zip_path.ends_with("a-copy.zip"))
+        .unwrap();
+    assert!(
+        dup.error
+            .as_deref()
+            .unwrap_or("")
+            .contains("already installed from"),
+        "{dup:?}"
+    );
+
+    // An upload of that version leaves one zip for it.
+    engine
+        .upload_plugin("upload.zip", &old.zip_bytes(), false)
+        .unwrap();
+    assert!(!dir.join("a-copy.zip").exists());
+    assert_eq!(versions(&engine), vec!["1.0.0"]);
+    assert!(engine
+        .plugins()
+        .iter()
+        .all(|p| p.status == PluginStatus::Loaded));
+}
+
+#[test]
+fn a_broken_zip_named_without_version_can_be_deleted() {
+    let tmp = tempfile::tempdir().unwrap();
+    fs::write(tmp.path().join("mystery.zip"), b"garbage").unwrap();
+    let engine = engine(tmp.path());
+    let infos = engine.plugins();
+    assert_eq!(info(&infos, "mystery").status, PluginStatus::Failed);
+    engine.delete_plugin("mystery", None, false).unwrap();
+    assert!(!tmp.path().join("mystery.zip").exists());
+    assert!(engine.plugins().is_empty());
+}

@@ -49,17 +49,28 @@ fn equal_priorities_keep_install_order_across_restarts() {
     let restarted = engine(dir);
     assert_eq!(order(&restarted), vec!["urgent", "zeta", "alpha", "mid"]);
 
-    // Reinstalling keeps the first position; a new version of zeta is a new install.
+    // Reinstalling keeps the first position.
     let again = simple_plugin("alpha", "1", &who("alpha"));
     restarted
         .upload_plugin(&again.file_name(), &again.zip_bytes(), false)
         .unwrap();
     assert_eq!(order(&restarted), vec!["urgent", "zeta", "alpha", "mid"]);
+    // An upgrade keeps the plugin's place among equal priorities.
     let zeta2 = simple_plugin("zeta", "2", &who("zeta2"));
     restarted
         .upload_plugin(&zeta2.file_name(), &zeta2.zip_bytes(), true)
         .unwrap();
-    assert_eq!(order(&engine(dir)), vec!["urgent", "alpha", "mid", "zeta2"]);
+    assert_eq!(order(&restarted), vec!["urgent", "zeta2", "alpha", "mid"]);
+    assert_eq!(order(&engine(dir)), vec!["urgent", "zeta2", "alpha", "mid"]);
+    // A new plugin goes last, whatever its name.
+    let late = simple_plugin("aaa-late", "1", &who("late"));
+    restarted
+        .upload_plugin(&late.file_name(), &late.zip_bytes(), false)
+        .unwrap();
+    assert_eq!(
+        order(&restarted),
+        vec!["urgent", "zeta2", "alpha", "mid", "late"]
+    );
 }
 
 #[test]

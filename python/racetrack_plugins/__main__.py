@@ -8,13 +8,24 @@ from typing import List, Optional
 from ._native import run_cli
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: Optional[List[str]] = None, prog: str = "racetrack-plugin") -> int:
     args = sys.argv[1:] if argv is None else argv
     # The CLI writes to the process's stdout directly; keep the order of any
     # output Python has buffered so far.
     sys.stdout.flush()
     sys.stderr.flush()
-    return run_cli(["racetrack-plugin", *args])
+    return run_cli([prog, *args])
+
+
+def console_main() -> None:
+    """Entry point of the ``racetrack-plugin`` command installed by pip."""
+    sys.exit(main())
+
+
+def bundler_main() -> None:
+    """Entry point of ``racetrack-plugin-bundler`` (Racetrack's spelling of
+    ``racetrack-plugin bundle``)."""
+    sys.exit(main(prog="racetrack-plugin-bundler"))
 
 
 if __name__ == "__main__":

@@ -124,10 +124,11 @@ impl PluginEngine {
                         format!("expected a dict of name to (base image, template path): {e}"),
                     )
                 })?;
+            // Derived, not looked up: a reload meanwhile must not lose the folder.
             let plugin_dir = self
-                .find_plugin(&output.plugin.name, Some(&output.plugin.version))
-                .map(|p| p.plugin_dir.clone())
-                .unwrap_or_default();
+                .inner
+                .dir
+                .extracted_dir(&format!("{}-{}", output.plugin.name, output.plugin.version));
             for (name, (base_image, template)) in entries {
                 let template_path = resolve_inside(&plugin_dir, &template).map_err(|problem| {
                     bad_result(&output, HOOK, format!("job type {name}: {problem}"))

@@ -39,23 +39,24 @@ impl PluginEngine {
         fs::write(&zip_tmp, data).map_err(EngineError::io(&zip_tmp))?;
         let manifest = archive::read_manifest_as(&zip_tmp, filename)?;
         let id = manifest.id();
+        let plugin_dir = staging.path().join("extracted").join(&id);
+        archive::extract_as(&zip_tmp, filename, &plugin_dir, &self.inner.options.limits)?;
+
+        let _guard = super::lock_loads().ok_or(EngineError::Reentrant)?;
+        // A venv records its own path (scripts, some .pth files), so it is built where
+        // it will stay when nothing is there yet; replacing a live one of the same id
+        // happens in staging, so a failed upload leaves it intact.
+        let final_venv = dir.venvs_root().join(&id);
+        let venv_in_place = !final_venv.exists();
         let staged = StagedPlugin {
             id: id.clone(),
-            plugin_dir: staging.path().join("extracted").join(&id),
-            venvs_root: staging.path().join("venvs"),
+            plugin_dir,
+            venvs_root: if venv_in_place {
+                dir.venvs_root()
+            } else {
+                staging.path().join("venvs")
+            },
         };
-        archive::extract_as(
-            &zip_tmp,
-            filename,
-            &staged.plugin_dir,
-            &self.inner.options.limits,
-        )?;
-
-        let _guard = self
-            .inner
-            .load_lock
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let meant_here = self
             .inner
             .options
@@ -63,7 +64,12 @@ impl PluginEngine {
             .as_deref()
             .is_none_or(|c| manifest.runs_in(c));
         if meant_here {
-            self.try_load(filename, &manifest, &zip_tmp, &staged, staging.path())?;
+            if let Err(e) = self.try_load(filename, &manifest, &zip_tmp, &staged, staging.path()) {
+                if venv_in_place {
+                    let _ = remove_if_exists(&final_venv);
+                }
+                return Err(e);
+            }
         }
 
         // Commit: code, venv, zip, then bookkeeping and the change marker.
@@ -71,17 +77,29 @@ impl PluginEngine {
         dir.adopt_extracted(&id, &staged.plugin_dir, &hash)
             .map_err(EngineError::io(dir.extracted_dir(&id)))?;
         let staged_venv = staged.venvs_root.join(&id);
-        let final_venv = dir.venvs_root().join(&id);
-        remove_if_exists(&final_venv).map_err(EngineError::io(&final_venv))?;
-        if staged_venv.is_dir() {
+        if !venv_in_place {
+            remove_if_exists(&final_venv).map_err(EngineError::io(&final_venv))?;
+        }
+        if !venv_in_place && staged_venv.is_dir() {
             fs::create_dir_all(dir.venvs_root()).map_err(EngineError::io(dir.venvs_root()))?;
             fs::rename(&staged_venv, &final_venv).map_err(EngineError::io(&final_venv))?;
         }
         let zip_path = dir.zip_path(&id);
         fs::rename(&zip_tmp, &zip_path).map_err(EngineError::io(&zip_path))?;
+        // The same plugin copied in earlier under another file name goes: one zip per id.
+        for (_, other_zip) in self.installed_ids(&manifest.name, Some(&manifest.version))? {
+            if other_zip != zip_path {
+                remove_if_exists(&other_zip).map_err(EngineError::io(&other_zip))?;
+            }
+        }
         dir.ensure_config(&id)
             .map_err(EngineError::io(dir.config_path(&id)))?;
-        dir.record_installed(std::slice::from_ref(&id))
+        let siblings: Vec<String> = self
+            .installed_ids(&manifest.name, None)?
+            .into_iter()
+            .map(|(p, _)| format!("{}-{}", p.name, p.version))
+            .collect();
+        dir.record_installed_beside(&id, &siblings)
             .map_err(EngineError::io(dir.root()))?;
         if replace {
             for (other, other_zip) in self.installed_ids(&manifest.name, None)? {
@@ -119,7 +137,7 @@ impl PluginEngine {
             plugin: format!("{} {}", manifest.name, manifest.version),
             reason,
         };
-        let (plugin, _venv) = import_staged(
+        let (plugin, _venv, _warnings) = import_staged(
             &self.inner.options,
             &self.inner.running,
             manifest,
@@ -144,11 +162,7 @@ impl PluginEngine {
         version: Option<&str>,
         remove_config: bool,
     ) -> Result<Vec<PluginRef>, EngineError> {
-        let _guard = self
-            .inner
-            .load_lock
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _guard = super::lock_loads().ok_or(EngineError::Reentrant)?;
         let targets = self.installed_ids(name, version)?;
         if targets.is_empty() {
             return Err(EngineError::NotFound {
@@ -180,14 +194,7 @@ impl PluginEngine {
         for zip in zips {
             let (zip_name, zip_version) = match archive::read_manifest(&zip) {
                 Ok(m) => (m.name, m.version),
-                Err(_) => match zip
-                    .file_stem()
-                    .and_then(|s| s.to_str())
-                    .and_then(|s| s.rsplit_once('-'))
-                {
-                    Some((n, v)) => (n.to_string(), v.to_string()),
-                    None => continue,
-                },
+                Err(_) => super::load::name_version_from_file(&zip),
             };
             if zip_name == name && version.is_none_or(|v| v == zip_version) {
                 let plugin = PluginRef {
@@ -258,11 +265,7 @@ impl PluginEngine {
         name: &str,
         version: Option<&str>,
     ) -> Result<Vec<super::PluginInfo>, EngineError> {
-        let _guard = self
-            .inner
-            .load_lock
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _guard = super::lock_loads().ok_or(EngineError::Reentrant)?;
         let targets = self.installed_ids(name, version)?;
         if targets.is_empty() {
             return Err(EngineError::NotFound {

@@ -62,24 +62,39 @@ fn read_candidates(dir: &PluginsDir) -> Vec<Candidate> {
             return Vec::new();
         }
     };
-    let mut seen: HashMap<String, PathBuf> = HashMap::new();
-    zips.into_iter()
+    let read: Vec<(PathBuf, Result<PluginManifest, String>)> = zips
+        .into_iter()
         .map(|zip_path| {
-            let manifest = archive::read_manifest(&zip_path)
-                .map_err(|e| e.to_string())
-                .and_then(|m| match seen.get(&m.id()) {
-                    Some(first) => Err(format!(
-                        "{}: plugin {} {} is already installed from {}",
-                        zip_path.display(),
-                        m.name,
-                        m.version,
-                        first.display()
-                    )),
-                    None => {
-                        seen.insert(m.id(), zip_path.clone());
-                        Ok(m)
-                    }
-                });
+            let manifest = archive::read_manifest(&zip_path).map_err(|e| e.to_string());
+            (zip_path, manifest)
+        })
+        .collect();
+    // Two zips holding one name and version: `<name>-<version>.zip` wins (it is the
+    // one uploads write), else the first by file name.
+    let mut winner: HashMap<String, PathBuf> = HashMap::new();
+    for (zip_path, manifest) in &read {
+        if let Ok(m) = manifest {
+            let canonical = zip_path
+                .file_name()
+                .is_some_and(|f| *f == *m.zip_file_name());
+            let entry = winner.entry(m.id()).or_insert_with(|| zip_path.clone());
+            if canonical {
+                *entry = zip_path.clone();
+            }
+        }
+    }
+    read.into_iter()
+        .map(|(zip_path, manifest)| {
+            let manifest = manifest.and_then(|m| match winner.get(&m.id()) {
+                Some(first) if *first != zip_path => Err(format!(
+                    "{}: plugin {} {} is already installed from {}; delete one of them",
+                    zip_path.display(),
+                    m.name,
+                    m.version,
+                    first.display()
+                )),
+                _ => Ok(m),
+            });
             Candidate { zip_path, manifest }
         })
         .collect()
@@ -118,15 +133,21 @@ fn order_candidates(dir: &PluginsDir, candidates: Vec<Candidate>) -> Vec<Candida
     keyed.into_iter().map(|(_, c)| c).collect()
 }
 
-fn failed_info(zip_path: &Path, error: String) -> PluginInfo {
+/// Name and version of a zip whose manifest cannot be read, from its file name
+/// (`<name>-<version>.zip`; a name without `-` is all name).
+pub(crate) fn name_version_from_file(zip_path: &Path) -> (String, String) {
     let stem = zip_path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let (name, version) = match stem.rsplit_once('-') {
+    match stem.rsplit_once('-') {
         Some((n, v)) => (n.to_string(), v.to_string()),
         None => (stem, String::new()),
-    };
+    }
+}
+
+fn failed_info(zip_path: &Path, error: String) -> PluginInfo {
+    let (name, version) = name_version_from_file(zip_path);
     PluginInfo {
         name,
         version,
@@ -208,7 +229,8 @@ fn load_one(
     let result = prepare_and_import(dir, opts, running, &manifest, &candidate.zip_path, &staged);
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     match result {
-        Ok((plugin, venv)) => {
+        Ok((plugin, venv, warnings)) => {
+            info.warnings.extend(warnings);
             info.plugin_dir = Some(plugin.plugin_dir.clone());
             info.config_path = Some(plugin.config_path.clone());
             let dists = venv.as_ref().map(|v| v.distributions.clone());
@@ -241,7 +263,7 @@ fn prepare_and_import(
     manifest: &PluginManifest,
     zip_path: &Path,
     staged: &StagedPlugin,
-) -> Result<(LoadedPlugin, Option<deps::Venv>), String> {
+) -> Result<Imported, String> {
     let extracted = dir
         .ensure_extracted(&staged.id, zip_path, &opts.limits)
         .map_err(|e| e.to_string())?;
@@ -254,6 +276,9 @@ fn prepare_and_import(
     import_staged(opts, running, manifest, zip_path, staged, config_path)
 }
 
+/// A plugin imported, with its venv and load-time warnings.
+pub(crate) type Imported = (LoadedPlugin, Option<deps::Venv>, Vec<String>);
+
 /// Installs requirements (if any) and imports the plugin from `staged.plugin_dir`.
 pub(crate) fn import_staged(
     opts: &EngineOptions,
@@ -262,7 +287,7 @@ pub(crate) fn import_staged(
     zip_path: &Path,
     staged: &StagedPlugin,
     config_path: PathBuf,
-) -> Result<(LoadedPlugin, Option<deps::Venv>), String> {
+) -> Result<Imported, String> {
     let requirements = staged.plugin_dir.join("requirements.txt");
     let venv = if requirements.is_file() {
         let venv = deps::ensure_venv(
@@ -288,8 +313,11 @@ pub(crate) fn import_staged(
             .map(|v| v.site_packages.clone())
             .unwrap_or_default(),
     };
-    let instance = Python::attach(|py| python::load_plugin(py, &request))
+    let (instance, warnings) = Python::attach(|py| python::load_plugin(py, &request))
         .map_err(|failure| failure.to_string())?;
+    for warning in &warnings {
+        tracing::warn!(plugin = %manifest.name, version = %manifest.version, "{warning}");
+    }
     Ok((
         LoadedPlugin {
             manifest: manifest.clone(),
@@ -304,6 +332,7 @@ pub(crate) fn import_staged(
             }),
         },
         venv,
+        warnings,
     ))
 }
 

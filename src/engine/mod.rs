@@ -127,7 +127,6 @@ impl EngineBuilder {
                 running,
                 interpreter,
                 current: RwLock::new(Arc::new(PluginSet::default())),
-                load_lock: Mutex::new(()),
                 last_check: Mutex::new(Instant::now()),
             }),
         };
@@ -136,13 +135,45 @@ impl EngineBuilder {
     }
 }
 
+/// Loading mutates process-wide interpreter state (`sys.path`, `sys.modules`), so one
+/// lock serialises the loads of every engine in the process, not just of one.
+static LOAD_LOCK: Mutex<()> = Mutex::new(());
+
+thread_local! {
+    /// Whether this thread holds [`LOAD_LOCK`]: a plugin's `__init__` that calls back
+    /// into an engine (reload, install) must get an error, not a deadlock.
+    static LOADING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Held while plugins load; see [`lock_loads`].
+pub(crate) struct LoadGuard {
+    _guard: std::sync::MutexGuard<'static, ()>,
+}
+
+impl Drop for LoadGuard {
+    fn drop(&mut self) {
+        LOADING.with(|loading| loading.set(false));
+    }
+}
+
+/// Takes the process-wide load lock; `None` when this thread already holds it.
+pub(crate) fn lock_loads() -> Option<LoadGuard> {
+    if LOADING.with(|loading| loading.get()) {
+        return None;
+    }
+    let guard = LOAD_LOCK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    LOADING.with(|loading| loading.set(true));
+    Some(LoadGuard { _guard: guard })
+}
+
 struct Inner {
     dir: PluginsDir,
     options: EngineOptions,
     running: RunningPython,
     interpreter: InterpreterInfo,
     current: RwLock<Arc<PluginSet>>,
-    load_lock: Mutex<()>,
     last_check: Mutex<Instant>,
 }
 
@@ -185,11 +216,10 @@ impl PluginEngine {
 
     /// Re-reads the plugins directory and swaps the new plugin set in.
     pub fn reload(&self) {
-        let _guard = self
-            .inner
-            .load_lock
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some(_guard) = lock_loads() else {
+            tracing::error!("reload() called while this thread is loading plugins (from a plugin's __init__?); ignored");
+            return;
+        };
         self.reload_locked();
     }
 
@@ -228,11 +258,9 @@ impl PluginEngine {
         if marker == self.snapshot().change_marker {
             return false;
         }
-        let _guard = self
-            .inner
-            .load_lock
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some(_guard) = lock_loads() else {
+            return false;
+        };
         // Another thread may have reloaded while this one waited.
         if self.inner.dir.change_marker() == self.snapshot().change_marker {
             return false;

@@ -94,7 +94,7 @@ pub(crate) fn engine_error(py: Python<'_>, kind: Kind, err: EngineError) -> PyEr
             error.set_cause(py, Some(PyErr::from(source)));
             error
         }
-        EngineError::Interpreter(_) => new_error(py, kind, message),
+        EngineError::Interpreter(_) | EngineError::Reentrant => new_error(py, kind, message),
     }
 }
 

@@ -21,15 +21,20 @@ pub struct LoadRequest {
 /// Imports `plugin.py` and instantiates `Plugin`, with `plugin_manifest`, `plugin_dir`
 /// and `config_path` set on the class first. Any exception, `SystemExit` included,
 /// comes back as a [`PyFailure`].
-pub fn load_plugin(py: Python<'_>, request: &LoadRequest) -> Result<Py<PyAny>, PyFailure> {
-    let run = || -> PyResult<Py<PyAny>> {
+/// Returns the instance and warnings (packages of the plugin's venv that lose to
+/// modules the interpreter had already imported elsewhere).
+pub fn load_plugin(
+    py: Python<'_>,
+    request: &LoadRequest,
+) -> Result<(Py<PyAny>, Vec<String>), PyFailure> {
+    let run = || -> PyResult<(Py<PyAny>, Vec<String>)> {
         let manifest = Py::new(py, ManifestView::from(&request.manifest))?;
         let site_dirs: Vec<String> = request
             .site_dirs
             .iter()
             .map(|p| p.display().to_string())
             .collect();
-        let instance = support_module(py)?.call_method1(
+        let loaded = support_module(py)?.call_method1(
             "load_plugin",
             (
                 &request.module_name,
@@ -39,7 +44,8 @@ pub fn load_plugin(py: Python<'_>, request: &LoadRequest) -> Result<Py<PyAny>, P
                 site_dirs,
             ),
         )?;
-        Ok(instance.unbind())
+        let (instance, warnings): (Bound<'_, PyAny>, Vec<String>) = loaded.extract()?;
+        Ok((instance.unbind(), warnings))
     };
     run().map_err(|e| PyFailure::from_err(py, &e))
 }

@@ -181,14 +181,19 @@ class PrivateImporter:
         return module
 
 
+# site dir -> module names of the loaded plugins using it; a dir leaves sys.path when
+# the last of them is unloaded.
+_SITE_DIR_USERS = {}
+
+
 def load_plugin(module_name, plugin_dir, manifest, config_path, site_dirs):
     """Imports ``plugin.py`` of ``plugin_dir`` and instantiates its ``Plugin``.
 
-    Sibling modules are importable while the plugin loads and private to it
-    afterwards: they are removed from ``sys.modules`` (the plugin keeps its
-    references), and host modules of the same name are hidden meanwhile, so two
-    plugins shipping ``utils.py`` each get their own. ``sys.path`` is restored,
-    except that venv site dirs stay appended so hooks can import lazily.
+    Returns ``(instance, warnings)``. Sibling modules are private to the plugin
+    (see ``PrivateImporter``); ``plugin_dir`` is on ``sys.path`` only while it loads,
+    for code importing dynamically, and what that imports is removed from
+    ``sys.modules`` afterwards. The venv's site dirs go first while the plugin loads
+    and stay appended afterwards, so hooks can import lazily.
     """
     plugin_dir = os.path.realpath(str(plugin_dir))
     plugin_py = os.path.join(plugin_dir, "plugin.py")
@@ -199,21 +204,16 @@ def load_plugin(module_name, plugin_dir, manifest, config_path, site_dirs):
     # its own cached finder can be stale (invalidate_caches() would touch them all).
     sys.path_importer_cache.pop(plugin_dir, None)
     saved_path = list(sys.path)
+    site_dirs = [os.path.realpath(str(d)) for d in site_dirs]
+    stale = _already_imported_elsewhere(site_dirs)
     local_names = _local_top_names(plugin_dir)
-    # (Most plugins are a lone plugin.py: then nothing can collide, skip the scan.)
-    hidden = (
-        {n: m for n, m in sys.modules.items() if n.partition(".")[0] in local_names}
-        if local_names
-        else {}
-    )
-    for name in hidden:
-        del sys.modules[name]
     # Without sibling .py files or folders nothing local can be imported: no diff.
     before = set(sys.modules) if local_names else None
+    added = []
     try:
         path_without_sites = list(sys.path)
         for site_dir in site_dirs:
-            site.addsitedir(str(site_dir))
+            site.addsitedir(site_dir)
         added = [p for p in sys.path if p not in path_without_sites]
         sys.path[:] = [plugin_dir] + added + path_without_sites
 
@@ -236,10 +236,13 @@ def load_plugin(module_name, plugin_dir, manifest, config_path, site_dirs):
             cls.plugin_manifest = manifest
             cls.plugin_dir = pathlib.Path(plugin_dir)
             cls.config_path = pathlib.Path(str(config_path))
-            return cls()
+            instance = cls()
         except BaseException:
             sys.modules.pop(module_name, None)
             raise
+        for site_dir in site_dirs:
+            _SITE_DIR_USERS.setdefault(site_dir, set()).add(module_name)
+        return instance, stale
     finally:
         for name in set(sys.modules) - before if before is not None else ():
             if name == module_name:
@@ -247,13 +250,69 @@ def load_plugin(module_name, plugin_dir, manifest, config_path, site_dirs):
             module = sys.modules.get(name)
             if any(_is_under(f, plugin_dir) for f in _module_files(module)):
                 del sys.modules[name]
-        sys.modules.update(hidden)
-        kept_sites = [p for p in sys.path if p not in saved_path and p != plugin_dir]
-        sys.path[:] = saved_path + [p for p in kept_sites if p not in saved_path]
+        # Site dirs (and what their .pth files added) stay while a loaded plugin uses them.
+        in_use = any(d in _SITE_DIR_USERS for d in site_dirs)
+        kept = [p for p in added if in_use and p not in saved_path and p != plugin_dir]
+        sys.path[:] = saved_path + kept
+
+
+def _already_imported_elsewhere(site_dirs):
+    """Warnings for packages of these venvs that the interpreter already imported
+    from somewhere else at another version: the plugin gets that one, until restart."""
+    warnings = []
+    if not site_dirs:
+        return warnings
+    import importlib.metadata as metadata
+
+    for site_dir in site_dirs:
+        for dist in metadata.distributions(path=[site_dir]):
+            for top in _top_level_names(dist):
+                module = sys.modules.get(top)
+                files = _module_files(module) if module is not None else []
+                if not files or any(_is_under(f, site_dir) for f in files):
+                    continue
+                where = os.path.dirname(os.path.dirname(os.path.realpath(files[0])))
+                loaded = next(
+                    (d.version for d in metadata.distributions(path=[where])
+                     if d.metadata["Name"] and _norm(d.metadata["Name"]) == _norm(dist.metadata["Name"])),
+                    None,
+                )
+                if loaded == dist.version:
+                    continue
+                warnings.append(
+                    f"package {dist.metadata['Name']} {dist.version} of this plugin's venv is not used: "
+                    f"module {top} was already imported from {where}"
+                    + (f" (version {loaded})" if loaded else "")
+                    + "; restart the process to use this version"
+                )
+    return warnings
+
+
+def _norm(name):
+    return "-".join(name.replace("_", "-").replace(".", "-").lower().split("-"))
+
+
+def _top_level_names(dist):
+    text = dist.read_text("top_level.txt")
+    if text:
+        return {line.strip() for line in text.splitlines() if line.strip()}
+    names = set()
+    for path in dist.files or ():
+        first = path.parts[0] if path.parts else ""
+        if first.endswith((".dist-info", ".egg-info", ".pth")) or first in ("..", "__pycache__", "bin"):
+            continue
+        names.add(first[:-3] if first.endswith(".py") else first)
+    return names
 
 
 def unload_module(module_name):
     sys.modules.pop(module_name, None)
+    for site_dir, users in list(_SITE_DIR_USERS.items()):
+        users.discard(module_name)
+        if not users:
+            del _SITE_DIR_USERS[site_dir]
+            while site_dir in sys.path:
+                sys.path.remove(site_dir)
 
 
 def call_policy(method):

@@ -93,3 +93,33 @@ def test_module_cli_bundle_and_install(tmp_path: Path) -> None:
 def test_run_cli_in_process(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     assert run_cli(["racetrack-plugin", "--plugins-dir", str(tmp_path / "p"), "list", "--json"]) == 0
     assert json.loads(capfd.readouterr().out) == []
+
+
+def test_installed_commands(tmp_path: Path) -> None:
+    """pip installs `racetrack-plugin` and Racetrack's `racetrack-plugin-bundler`."""
+    bin_dir = Path(sys.executable).parent
+    bundler = bin_dir / "racetrack-plugin-bundler"
+    cli = bin_dir / "racetrack-plugin"
+    assert bundler.is_file() and cli.is_file(), sorted(p.name for p in bin_dir.iterdir())
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.run(
+        [str(bundler), "bundle", str(SAMPLE_DIR), "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "skynet-watcher-1.2.3.zip").is_file()
+    plugins = tmp_path / "plugins"
+    proc = subprocess.run(
+        [str(cli), "--plugins-dir", str(plugins), "install", str(out / "skynet-watcher-1.2.3.zip")],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    proc = subprocess.run(
+        [str(cli), "--plugins-dir", str(plugins), "list", "--json"],
+        capture_output=True,
+        text=True,
+    )
+    assert json.loads(proc.stdout)[0]["name"] == "skynet-watcher"
