@@ -57,3 +57,51 @@ pub fn run_bundle(args: &BundleArgs) -> ExitCode {
         }
     }
 }
+
+/// `racetrack-plugin-bundler`: Racetrack's bundling tool, with only its `bundle` command.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "racetrack-plugin-bundler",
+    version,
+    about = "Bundle Racetrack plugins into ZIP files"
+)]
+struct BundlerCli {
+    #[command(subcommand)]
+    command: BundlerCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum BundlerCommand {
+    /// Bundle a plugin folder into <name>-<version>.zip
+    Bundle(BundleArgs),
+}
+
+/// Parses `argv` (program name first) as `racetrack-plugin-bundler` and runs it;
+/// returns the exit code (2 for bad usage). Shared by the binary and the Python
+/// package's command of the same name.
+pub fn bundler_from_args<I, T>(argv: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::Parser;
+    match BundlerCli::try_parse_from(argv) {
+        Ok(cli) => match &cli.command {
+            BundlerCommand::Bundle(args) => {
+                if run_bundle(args) == ExitCode::SUCCESS {
+                    0
+                } else {
+                    1
+                }
+            }
+        },
+        Err(e) => {
+            let _ = e.print();
+            if e.use_stderr() {
+                2
+            } else {
+                0
+            }
+        }
+    }
+}

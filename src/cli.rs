@@ -340,13 +340,21 @@ fn call(
             Err(e) => {
                 failed = true;
                 eprintln!("error: {e}");
+                // In the JSON too, in its place, so a script does not read "no results".
+                if let Some(plugin) = e.plugin() {
+                    rows.push(json!({
+                        "plugin": plugin.name,
+                        "version": plugin.version,
+                        "error": e.to_string(),
+                    }));
+                }
             }
         }
     }
     if json {
         print_json(&serde_json::Value::Array(rows));
     } else {
-        for row in &rows {
+        for row in rows.iter().filter(|r| r.get("result").is_some()) {
             println!(
                 "{} {}: {}",
                 row["plugin"].as_str().unwrap_or(""),

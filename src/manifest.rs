@@ -138,13 +138,8 @@ impl PluginManifest {
 }
 
 fn describe(e: &serde_yaml::Error) -> String {
-    let msg = e.to_string();
-    if msg.contains("unknown field") {
-        // serde lists the expected fields already; make the rule explicit for operators.
-        format!("{msg} (allowed fields: {})", ALLOWED_FIELDS.join(", "))
-    } else {
-        msg
-    }
+    // serde's own text already names an unknown field and lists the expected ones.
+    e.to_string()
 }
 
 fn check_component(field: &'static str, value: &str) -> Result<(), ManifestProblem> {
@@ -208,7 +203,12 @@ mod tests {
         let text = e.to_string();
         assert!(text.contains("bundle.zip"), "{text}");
         assert!(text.contains("prio"), "{text}");
-        assert!(text.contains("allowed fields"), "{text}");
+        for field in ALLOWED_FIELDS {
+            assert!(
+                text.contains(&format!("`{field}`")),
+                "{field} not listed: {text}"
+            );
+        }
     }
 
     #[test]

@@ -33,6 +33,11 @@ impl PluginsDir {
     /// Opens (and creates, if missing) a plugins directory.
     pub fn open(root: impl Into<PathBuf>) -> io::Result<Self> {
         let root = root.into();
+        if root.exists() && !root.is_dir() {
+            return Err(io::Error::other(
+                "not a directory; a plugins directory is expected",
+            ));
+        }
         fs::create_dir_all(&root)?;
         // Absolute paths: plugins see them as plugin_dir/config_path, and the host's
         // working directory may change later.

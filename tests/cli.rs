@@ -127,6 +127,16 @@ fn exit_codes_and_errors_on_stderr() {
 
     let out = cli(&dir, &["call", "act", "--json"]);
     assert_eq!(out.status.code(), Some(1));
+    let rows = json(&out);
+    assert_eq!(rows[0]["plugin"], "boom");
+    assert!(
+        rows[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("RuntimeError: kaboom"),
+        "{rows}"
+    );
+    assert!(rows[0].get("result").is_none());
     let err = stderr(&out);
     assert!(
         err.contains("boom 1") && err.contains("act") && err.contains("RuntimeError: kaboom"),

@@ -169,7 +169,7 @@ fn bad_plugins_fail_alone_with_clear_reasons() {
     assert!(
         e.contains("prioritty")
             && e.contains("unknown-field-1.zip")
-            && e.contains("allowed fields"),
+            && e.contains("expected one of"),
         "{e}"
     );
     let e = error_of("garbage");

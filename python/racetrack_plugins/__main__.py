@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import List, Optional
 
-from ._native import run_cli
+from ._native import run_bundler_cli, run_cli
 
 
 def main(argv: Optional[List[str]] = None, prog: str = "racetrack-plugin") -> int:
@@ -23,9 +23,11 @@ def console_main() -> None:
 
 
 def bundler_main() -> None:
-    """Entry point of ``racetrack-plugin-bundler`` (Racetrack's spelling of
-    ``racetrack-plugin bundle``)."""
-    sys.exit(main(prog="racetrack-plugin-bundler"))
+    """Entry point of ``racetrack-plugin-bundler``: Racetrack's bundling tool, with
+    only its ``bundle`` command."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    sys.exit(run_bundler_cli(["racetrack-plugin-bundler", *sys.argv[1:]]))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union, final
 
+__all__: List[str]
+
 from .errors import (
     PluginError as PluginError,
     PluginHookError as PluginHookError,
@@ -38,7 +40,7 @@ class PluginManifest:
     @property
     def components(self) -> List[str]: ...
     def dict(self) -> Dict[str, Any]: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
 
 @final
 class PluginData:
@@ -64,15 +66,15 @@ class PluginEngine:
     """Racetrack's plugin engine: loads the plugin zips of a directory and calls
     their hooks by priority."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         plugins_dir: Optional[_StrPath] = None,
         *,
         component: Optional[str] = None,
         installer: str = "auto",
         wheelhouse: Optional[_StrPath] = None,
         watch_interval: Optional[float] = 1.0,
-    ) -> None: ...
+    ) -> "PluginEngine": ...
     @property
     def plugins_dir(self) -> Path: ...
     @property
@@ -108,3 +110,4 @@ def bundle_plugin(
     plugin_version: Optional[str] = None,
 ) -> Path: ...
 def run_cli(argv: List[str]) -> int: ...
+def run_bundler_cli(argv: List[str]) -> int: ...

@@ -16,15 +16,15 @@
 //!
 //! Rules apply in order and the last one that matches wins, so `-whole_dir` followed by
 //! `+whole_dir/but_this` keeps only that subfolder. Default rules
-//! ([`DEFAULT_IGNORES`]) come before the file's own.
+//! ([`DEFAULT_IGNORES`]) come after the file's own, so they always win.
 
 use glob::{MatchOptions, Pattern};
 
 /// File name of the ignore file at the root of a plugin folder.
 pub const IGNORE_FILE: &str = ".racetrackignore";
 
-/// Rules applied before the ones of `.racetrackignore`. The manifest is excluded because
-/// the bundler writes its own, rewritten copy.
+/// Rules applied after the ones of `.racetrackignore`, so they always hold. The manifest
+/// is excluded because the bundler writes its own, rewritten copy.
 pub const DEFAULT_IGNORES: &[&str] = &[
     "*.zip",
     ".git",
@@ -135,10 +135,11 @@ impl IgnoreRules {
 
     /// [`DEFAULT_IGNORES`] followed by the rules of `text`.
     pub fn with_defaults(text: &str) -> IgnoreRules {
-        let rules = DEFAULT_IGNORES
-            .iter()
-            .copied()
-            .chain(text.lines())
+        // Defaults last, as Racetrack's bundler has them: the last match wins, so no
+        // rule of the file can bring back a repository's .git or compiled files.
+        let rules = text
+            .lines()
+            .chain(DEFAULT_IGNORES.iter().copied())
             .filter_map(Rule::parse)
             .collect();
         IgnoreRules { rules }
@@ -280,10 +281,19 @@ mod tests {
     }
 
     #[test]
-    fn include_can_reopen_default_ignores() {
-        let r = IgnoreRules::with_defaults("+vendor/keep.pyc\n");
-        assert!(r.is_ignored("vendor/other.pyc"));
-        assert!(!r.is_ignored("vendor/keep.pyc"));
+    fn default_ignores_cannot_be_reopened() {
+        let r = IgnoreRules::with_defaults("+vendor/keep.pyc\n!.git\n+__pycache__\n+.gitignore\n");
+        for path in [
+            "vendor/keep.pyc",
+            "vendor/other.pyc",
+            ".git/config",
+            "sub/__pycache__/m.cpython-311.pyc",
+            ".gitignore",
+            "old.zip",
+        ] {
+            assert!(r.is_ignored(path), "{path} must stay out");
+        }
+        assert!(!r.is_ignored("vendor/keep.py"));
     }
 
     #[test]

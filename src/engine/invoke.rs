@@ -161,8 +161,11 @@ pub(crate) fn for_each_outcome<'py>(
             );
         }
         let failed = result.is_err();
+        // The caller gets the error and decides how loud to be about it.
         if let Err(err) = &result {
-            tracing::error!("{}", HookError::raised(py, plugin, hook, err));
+            if tracing::enabled!(tracing::Level::DEBUG) {
+                tracing::debug!("{}", HookError::raised(py, plugin, hook, err));
+            }
         }
         each(plugin, result);
         if failed && mode == CallMode::FailFast {

@@ -31,7 +31,15 @@ fn hook_name(hook: &Bound<'_, PyAny>) -> PyResult<String> {
         return Ok(name.to_str()?.to_owned());
     }
     match hook.getattr_opt("__name__")? {
-        Some(name) => name.extract::<String>(),
+        Some(name) => {
+            let name = name.extract::<String>()?;
+            if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+                return Err(PyTypeError::new_err(format!(
+                    "hook {name:?} is not a method name; pass the hook's name or a method such as PluginCore.fatman_job_types"
+                )));
+            }
+            Ok(name)
+        }
         None => Err(PyTypeError::new_err(format!(
             "hook must be a hook name or a function, not {}",
             hook.get_type().name()?

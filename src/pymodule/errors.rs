@@ -2,6 +2,7 @@
 //! conversion of engine errors into them.
 
 use pyo3::exceptions::PyException;
+use pyo3::exceptions::PySystemExit;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyModule, PyType};
@@ -99,10 +100,11 @@ pub(crate) fn engine_error(py: Python<'_>, kind: Kind, err: EngineError) -> PyEr
 }
 
 /// The error a hook's exception becomes: `PluginHookError` naming the plugin, with
-/// the original exception as `__cause__`. Exceptions that are not `Exception`s
-/// (`KeyboardInterrupt`, `SystemExit`) pass through unchanged.
+/// the original exception as `__cause__`. `SystemExit` is wrapped too (a plugin must
+/// not end the host); `KeyboardInterrupt` and other non-`Exception`s pass through, as
+/// they are the user's, not the plugin's.
 pub(crate) fn hook_error(py: Python<'_>, plugin: &LoadedPlugin, hook: &str, err: PyErr) -> PyErr {
-    if !err.is_instance_of::<PyException>(py) {
+    if !err.is_instance_of::<PyException>(py) && !err.is_instance_of::<PySystemExit>(py) {
         return err;
     }
     let failure = PyFailure::from_err(py, &err);

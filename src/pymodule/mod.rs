@@ -53,6 +53,17 @@ fn run_cli(py: Python<'_>, argv: Vec<String>) -> u8 {
     })
 }
 
+/// Runs the `racetrack-plugin-bundler` command line with `argv` (program name first).
+#[pyfunction]
+fn run_bundler_cli(py: Python<'_>, argv: Vec<String>) -> u8 {
+    py.detach(|| {
+        let code = crate::bundle_cli::bundler_from_args(argv);
+        let _ = std::io::stdout().flush();
+        let _ = std::io::stderr().flush();
+        code
+    })
+}
+
 #[pymodule]
 #[pyo3(name = "_native")]
 pub fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -62,6 +73,7 @@ pub fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PluginData>()?;
     m.add_function(wrap_pyfunction!(bundle_plugin, m)?)?;
     m.add_function(wrap_pyfunction!(run_cli, m)?)?;
+    m.add_function(wrap_pyfunction!(run_bundler_cli, m)?)?;
     errors::add_to_module(m)?;
     Ok(())
 }

@@ -123,3 +123,7 @@ def test_installed_commands(tmp_path: Path) -> None:
         text=True,
     )
     assert json.loads(proc.stdout)[0]["name"] == "skynet-watcher"
+    # Racetrack's bundling tool has only `bundle`.
+    proc = subprocess.run([str(bundler), "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "bundle" in proc.stdout and "install" not in proc.stdout
+    assert subprocess.run([str(bundler), "list"], capture_output=True).returncode == 2
