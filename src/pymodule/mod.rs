@@ -45,8 +45,14 @@ fn bundle_plugin(
 /// its exit code.
 #[pyfunction]
 fn run_cli(py: Python<'_>, argv: Vec<String>) -> u8 {
+    run_command(py, || crate::cli::run_from_args(argv))
+}
+
+/// Runs a command line without the GIL (it may load plugins) and flushes what it
+/// wrote, so Python's own output that follows comes after it.
+fn run_command(py: Python<'_>, command: impl FnOnce() -> u8 + Send) -> u8 {
     py.detach(|| {
-        let code = crate::cli::run_from_args(argv);
+        let code = command();
         let _ = std::io::stdout().flush();
         let _ = std::io::stderr().flush();
         code
@@ -56,12 +62,7 @@ fn run_cli(py: Python<'_>, argv: Vec<String>) -> u8 {
 /// Runs the `racetrack-plugin-bundler` command line with `argv` (program name first).
 #[pyfunction]
 fn run_bundler_cli(py: Python<'_>, argv: Vec<String>) -> u8 {
-    py.detach(|| {
-        let code = crate::bundle_cli::bundler_from_args(argv);
-        let _ = std::io::stdout().flush();
-        let _ = std::io::stderr().flush();
-        code
-    })
+    run_command(py, || crate::bundle_cli::bundler_from_args(argv))
 }
 
 #[pymodule]
