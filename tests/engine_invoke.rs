@@ -331,3 +331,20 @@ fn wrong_result_shapes_are_reported() {
     let err = engine.fatman_deployers().unwrap_err();
     assert!(err.to_string().contains("expected a dict"), "{err}");
 }
+
+#[test]
+fn calling_a_failed_plugin_says_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    PluginSrc::new("sick", "1")
+        .plugin_py("raise ImportError('no driver')\n")
+        .write_into(tmp.path());
+    let engine = engine(tmp.path());
+    let err = engine
+        .invoke_one("sick", "markdown_docs", &HookArgs::new())
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("installed but failed") && text.contains("no driver"),
+        "{text}"
+    );
+}

@@ -162,6 +162,11 @@ fn bad_plugins_fail_alone_with_clear_reasons() {
         e.contains("ValueError: config is broken") && e.contains("__init__"),
         "{e}"
     );
+    assert!(e.contains("plugin.py\", line 3"), "{e}");
+    assert!(
+        !e.contains("_support.py") && !e.contains("frozen importlib"),
+        "loader frames leak: {e}"
+    );
     assert!(error_of("exiting").contains("SystemExit"));
     assert!(error_of("syntax").contains("SyntaxError"));
     assert!(error_of("no-plugin-py").contains("no plugin.py"));

@@ -63,8 +63,13 @@ pub enum HookError {
         hook: String,
         failure: Box<PyFailure>,
     },
-    #[error("hook {hook}: no loaded plugin named {plugin}")]
-    NoSuchPlugin { plugin: String, hook: String },
+    #[error("hook {hook}: no loaded plugin named {plugin}{}", if detail.is_empty() { String::new() } else { format!(" ({detail})") })]
+    NoSuchPlugin {
+        plugin: String,
+        hook: String,
+        /// Why, when it is installed: its status and error.
+        detail: String,
+    },
 }
 
 impl HookError {
@@ -199,10 +204,21 @@ impl PluginEngine {
         hook: &str,
         args: &HookArgs,
     ) -> Result<Option<HookOutput>, HookError> {
-        if !self.current().loaded().iter().any(|p| p.name() == plugin) {
+        let set = self.current();
+        if !set.loaded().iter().any(|p| p.name() == plugin) {
+            let detail = set
+                .infos()
+                .iter()
+                .find(|p| p.name == plugin)
+                .map(|p| match &p.error {
+                    Some(error) => format!("it is installed but {}: {error}", p.status),
+                    None => format!("it is installed but {}", p.status),
+                })
+                .unwrap_or_default();
             return Err(HookError::NoSuchPlugin {
                 plugin: plugin.to_string(),
                 hook: hook.to_string(),
+                detail,
             });
         }
         let mut results = self.invoke_with_mode(hook, Some(plugin), args, CallMode::FailFast);

@@ -340,8 +340,17 @@ def call_policy(method):
     return (max_positional, None if keywords is None else tuple(keywords))
 
 
+def _is_internal(frame):
+    # This loader's own frames and importlib's say nothing about the plugin.
+    return frame.filename == __file__ or frame.filename.startswith("<frozen importlib")
+
+
 def format_exception(exc, tb=None):
-    return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
+    report = traceback.TracebackException(type(exc), exc, tb or exc.__traceback__)
+    kept = [frame for frame in report.stack if not _is_internal(frame)]
+    if kept:
+        report.stack = traceback.StackSummary.from_list(kept)
+    return "".join(report.format())
 
 
 def to_jsonable(value, _depth=0):
