@@ -195,7 +195,8 @@ def load_plugin(module_name, plugin_dir, manifest, config_path, site_dirs):
     ``sys.modules`` afterwards. The venv's site dirs go first while the plugin loads
     and stay appended afterwards, so hooks can import lazily.
     """
-    plugin_dir = os.path.realpath(str(plugin_dir))
+    # Already absolute and resolved: the engine canonicalises the plugins directory.
+    plugin_dir = str(plugin_dir)
     plugin_py = os.path.join(plugin_dir, "plugin.py")
     if not os.path.isfile(plugin_py):
         raise PluginLoadError("the bundle has no plugin.py at its root")
