@@ -113,7 +113,7 @@ pub(crate) fn call_on_set<'py>(
     kwargs: Option<&Bound<'py, PyDict>>,
     mode: CallMode,
 ) -> Vec<PyOutcome<'py>> {
-    let mut outcomes = Vec::new();
+    let mut outcomes = Vec::with_capacity(set.loaded().len());
     for_each_outcome(
         py,
         set,
@@ -246,7 +246,7 @@ impl PluginEngine {
                     })]
                 }
             };
-            let mut outputs = Vec::new();
+            let mut outputs = Vec::with_capacity(set.loaded().len());
             for_each_outcome(
                 py,
                 &set,
