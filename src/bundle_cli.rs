@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use crate::bundle::{build_bundle, source_date_epoch_from_env, BundleOptions};
 
-/// Arguments of `bundle`: turn a plugin folder into `<name>-<version>.zip`.
+/// Arguments of `bundle`: turn a plugin folder into `NAME-VERSION.zip`.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct BundleArgs {
     /// Plugin folder holding plugin.py and plugin-manifest.yaml [default: .]
@@ -13,7 +13,7 @@ pub struct BundleArgs {
     /// Directory to write the zip to [default: the plugin folder]
     #[arg(long = "out", value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// File name of the zip [default: <name>-<version>.zip]
+    /// File name of the zip [default: NAME-VERSION.zip]
     #[arg(long = "out-filename", value_name = "NAME")]
     pub out_filename: Option<String>,
     /// Version to write into the bundled manifest, replacing the folder's
@@ -72,7 +72,7 @@ struct BundlerCli {
 
 #[derive(Debug, clap::Subcommand)]
 enum BundlerCommand {
-    /// Bundle a plugin folder into <name>-<version>.zip
+    /// Bundle a plugin folder into NAME-VERSION.zip
     Bundle(BundleArgs),
 }
 

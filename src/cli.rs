@@ -102,7 +102,7 @@ pub enum Command {
         name: String,
         version: Option<String>,
     },
-    /// Bundle a plugin folder into <name>-<version>.zip.
+    /// Bundle a plugin folder into NAME-VERSION.zip.
     Bundle(BundleArgs),
     /// Bundle plugin_sample into a temporary plugins dir, load it and call every hook.
     Demo {
