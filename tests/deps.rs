@@ -4,7 +4,6 @@
 //! PATH. Package names start with `rtdeps` so nothing on the host can satisfy them.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::RwLock;
@@ -60,38 +59,13 @@ fn uv_available(test: &str) -> bool {
     false
 }
 
+#[path = "common/wheels.rs"]
+mod wheels;
+
 /// Writes `<name>-<version>-py3-none-any.whl` into `dir`: a package `name` whose
 /// `VERSION` is `version`.
 fn make_wheel(dir: &Path, name: &str, version: &str) -> PathBuf {
-    let path = dir.join(format!("{name}-{version}-py3-none-any.whl"));
-    let file = fs::File::create(&path).expect("create wheel");
-    let mut zip = zip::ZipWriter::new(file);
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
-    let dist_info = format!("{name}-{version}.dist-info");
-    let files = [
-        (format!("{name}/__init__.py"), format!("VERSION = \"{version}\"\n")),
-        (
-            format!("{dist_info}/METADATA"),
-            format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nSummary: test package\n"),
-        ),
-        (
-            format!("{dist_info}/WHEEL"),
-            "Wheel-Version: 1.0\nGenerator: racetrack-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n".to_owned(),
-        ),
-    ];
-    let mut record = String::new();
-    for (name, content) in &files {
-        zip.start_file(name.as_str(), options).expect("start entry");
-        zip.write_all(content.as_bytes()).expect("write entry");
-        record.push_str(&format!("{name},,\n"));
-    }
-    record.push_str(&format!("{dist_info}/RECORD,,\n"));
-    zip.start_file(format!("{dist_info}/RECORD"), options)
-        .expect("start RECORD");
-    zip.write_all(record.as_bytes()).expect("write RECORD");
-    zip.finish().expect("finish wheel");
-    path
+    wheels::Wheel::new(name, version).write_into(dir)
 }
 
 /// A temp area: `wheels/` (the wheelhouse), `venvs/`, and plugin folders.

@@ -61,30 +61,7 @@ impl HookMethod {
         plugin: &str,
         hook: &str,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let method = self.method.bind(py);
-        let args = match self.policy.max_positional {
-            Some(max) if args.len() > max => {
-                tracing::debug!(
-                    plugin,
-                    hook,
-                    "dropping {} positional argument(s) the hook does not take",
-                    args.len() - max
-                );
-                args.get_slice(0, max)
-            }
-            _ => args.clone(),
-        };
-        let kwargs = match (kwargs, &self.policy.keywords) {
-            (Some(kwargs), Some(accepted)) if !kwargs.is_empty() => {
-                Some(prune_kwargs(py, kwargs, accepted, plugin, hook)?)
-            }
-            (kwargs, _) => kwargs.filter(|k| !k.is_empty()).cloned(),
-        };
-        match kwargs {
-            Some(kwargs) => method.call(args, Some(&kwargs)),
-            None if args.is_empty() => method.call0(),
-            None => method.call1(args),
-        }
+        self.call_shared(py, args, &mut SharedKwargs::new(kwargs), plugin, hook)
     }
 
     /// Keyword arguments of one call, to pass to [`call_shared`](Self::call_shared) of
@@ -206,7 +183,7 @@ pub(crate) struct SharedKwargs<'py> {
     /// The non-empty keyword dict as passed, or `None` for no keywords at all.
     kwargs: Option<Bound<'py, PyDict>>,
     /// Key names in dict order; `None` when some key is not a str, or there are more
-    /// than 64 (then every call prunes on its own, as [`HookMethod::call`] does).
+    /// than 64 (then every implementation's call prunes the dict on its own).
     names: Option<Vec<String>>,
     /// Prunings built so far, by the bit set of keys they keep.
     pruned: Vec<Prepared<'py>>,
