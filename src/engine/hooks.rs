@@ -90,7 +90,7 @@ impl PluginEngine {
                 if value.is_none() || merge_str_dict(&value, &mut merged) {
                     continue;
                 }
-                // Anything but a plain dict of str: through the JSON view, as before.
+                // Anything but a plain dict of str: through the JSON view.
                 let output = HookOutput {
                     plugin: plugin.origin().clone(),
                     value: PyValue::new(value.unbind()),

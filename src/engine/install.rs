@@ -86,25 +86,25 @@ impl PluginEngine {
         }
         let zip_path = dir.zip_path(&id);
         fs::rename(&zip_tmp, &zip_path).map_err(EngineError::io(&zip_path))?;
+        let installed = self.installed_ids(&manifest.name, None)?;
         // The same plugin copied in earlier under another file name goes: one zip per id.
-        for (_, other_zip) in self.installed_ids(&manifest.name, Some(&manifest.version))? {
-            if other_zip != zip_path {
-                remove_if_exists(&other_zip).map_err(EngineError::io(&other_zip))?;
+        for (other, other_zip) in &installed {
+            if other.version == manifest.version && *other_zip != zip_path {
+                remove_if_exists(other_zip).map_err(EngineError::io(other_zip))?;
             }
         }
         dir.ensure_config(&id)
             .map_err(EngineError::io(dir.config_path(&id)))?;
-        let siblings: Vec<String> = self
-            .installed_ids(&manifest.name, None)?
-            .into_iter()
+        let siblings: Vec<String> = installed
+            .iter()
             .map(|(p, _)| format!("{}-{}", p.name, p.version))
             .collect();
         dir.record_installed_beside(&id, &siblings)
             .map_err(EngineError::io(dir.root()))?;
         if replace {
-            for (other, other_zip) in self.installed_ids(&manifest.name, None)? {
+            for (other, other_zip) in &installed {
                 if other.version != manifest.version {
-                    self.remove_files(&other, &other_zip, false)?;
+                    self.remove_files(other, other_zip, false)?;
                 }
             }
         }

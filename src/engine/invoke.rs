@@ -11,22 +11,13 @@ use thiserror::Error;
 
 use super::set::{LoadedPlugin, PluginSet};
 use super::PluginEngine;
-use crate::python::{HookArgs, HookMethod, PyFailure, PyValue};
+use crate::python::{HookArgs, PyFailure, PyValue, SharedKwargs};
 
 /// Which plugin a result or error came from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct PluginRef {
     pub name: String,
     pub version: String,
-}
-
-impl PluginRef {
-    pub(crate) fn of(plugin: &LoadedPlugin) -> Self {
-        Self {
-            name: plugin.manifest.name.clone(),
-            version: plugin.manifest.version.clone(),
-        }
-    }
 }
 
 impl fmt::Display for PluginRef {
@@ -97,7 +88,7 @@ impl HookError {
     /// The error for `err`, raised by `plugin`'s implementation of `hook`.
     pub fn raised(py: Python<'_>, plugin: &LoadedPlugin, hook: &str, err: &PyErr) -> Self {
         HookError::Raised {
-            plugin: PluginRef::of(plugin),
+            plugin: PluginRef::clone(&plugin.origin),
             hook: hook.to_string(),
             failure: Box::new(PyFailure::from_err(py, err)),
         }
@@ -141,7 +132,7 @@ pub(crate) fn for_each_outcome<'py>(
     mut each: impl FnMut(&Arc<LoadedPlugin>, PyResult<Bound<'py, PyAny>>),
 ) {
     let table = set.hook_table(py, hook);
-    let mut shared_kwargs = HookMethod::shared_kwargs(kwargs);
+    let mut shared_kwargs = SharedKwargs::new(kwargs);
     for bound in table.iter() {
         let plugin = &bound.plugin;
         if only_plugin.is_some_and(|name| plugin.name() != name) {
@@ -221,7 +212,7 @@ impl PluginEngine {
                 detail,
             });
         }
-        let mut results = self.invoke_with_mode(hook, Some(plugin), args, CallMode::FailFast);
+        let mut results = invoke_on(&set, hook, Some(plugin), args, CallMode::FailFast);
         match results.pop() {
             Some(result) => result.map(Some),
             None => Ok(None),
@@ -235,40 +226,52 @@ impl PluginEngine {
         args: &HookArgs,
         mode: CallMode,
     ) -> Vec<Result<HookOutput, HookError>> {
-        let set = self.current();
-        Python::attach(|py| {
-            let (a, k) = match args.to_python(py) {
-                Ok(converted) => converted,
-                Err(failure) => {
-                    return vec![Err(HookError::Arguments {
-                        hook: hook.to_string(),
-                        failure: Box::new(failure),
-                    })]
-                }
-            };
-            let mut outputs = Vec::with_capacity(set.loaded().len());
-            for_each_outcome(
-                py,
-                &set,
-                hook,
-                only_plugin,
-                &a,
-                k.as_ref(),
-                mode,
-                |plugin, result| {
-                    outputs.push(match result {
-                        Ok(value) => Ok(HookOutput {
-                            plugin: plugin.origin.clone(),
-                            value: PyValue::new(value.unbind()),
-                        }),
-                        Err(err) => Err(HookError::raised(py, plugin, hook, &err)),
-                    })
-                },
-            );
-            outputs
-        })
+        invoke_on(&self.current(), hook, only_plugin, args, mode)
     }
+}
 
+/// Calls `hook` on `set` with Rust arguments, converted once for every plugin.
+fn invoke_on(
+    set: &PluginSet,
+    hook: &str,
+    only_plugin: Option<&str>,
+    args: &HookArgs,
+    mode: CallMode,
+) -> Vec<Result<HookOutput, HookError>> {
+    Python::attach(|py| {
+        let (a, k) = match args.to_python(py) {
+            Ok(converted) => converted,
+            Err(failure) => {
+                return vec![Err(HookError::Arguments {
+                    hook: hook.to_string(),
+                    failure: Box::new(failure),
+                })]
+            }
+        };
+        let mut outputs = Vec::with_capacity(set.loaded().len());
+        for_each_outcome(
+            py,
+            set,
+            hook,
+            only_plugin,
+            &a,
+            k.as_ref(),
+            mode,
+            |plugin, result| {
+                outputs.push(match result {
+                    Ok(value) => Ok(HookOutput {
+                        plugin: plugin.origin.clone(),
+                        value: PyValue::new(value.unbind()),
+                    }),
+                    Err(err) => Err(HookError::raised(py, plugin, hook, &err)),
+                })
+            },
+        );
+        outputs
+    })
+}
+
+impl PluginEngine {
     /// For Python hosts: calls with Python arguments as given (no conversion, no copy).
     /// The caller holds the GIL; the change check is the caller's to make beforehand.
     pub fn invoke_py<'py>(

@@ -12,7 +12,7 @@ use super::data::{status_dict, PluginData};
 use super::errors::{engine_error, hook_error, new_error, Kind};
 use super::logging::with_python_logging;
 use crate::deps::Installer;
-use crate::engine::{CallMode, LoadedPlugin, PluginEngine, PluginSet};
+use crate::engine::{call_on_set, CallMode, LoadedPlugin, PluginEngine, PluginSet};
 use crate::python::ManifestView;
 
 /// Environment variable naming the plugins directory when none is given.
@@ -84,8 +84,8 @@ impl PyPluginEngine {
         let engine = &self.engine;
         let outcomes = with_python_logging(py, || {
             // The change check may reload, which takes the load lock: not with the GIL.
-            py.detach(|| engine.current());
-            engine.invoke_py(py, &hook, None, args, kwargs, CallMode::FailFast)
+            let set = py.detach(|| engine.current());
+            call_on_set(py, &set, &hook, None, args, kwargs, CallMode::FailFast)
         });
         let mut results = Vec::with_capacity(outcomes.len());
         for (plugin, outcome) in outcomes {

@@ -64,12 +64,6 @@ impl HookMethod {
         self.call_shared(py, args, &mut SharedKwargs::new(kwargs), plugin, hook)
     }
 
-    /// Keyword arguments of one call, to pass to [`call_shared`](Self::call_shared) of
-    /// every implementation it reaches.
-    pub(crate) fn shared_kwargs<'py>(kwargs: Option<&Bound<'py, PyDict>>) -> SharedKwargs<'py> {
-        SharedKwargs::new(kwargs)
-    }
-
     /// [`call`](Self::call) for one plugin of a call that reaches several: the same
     /// pruning, with keyword handling shared through `kwargs`.
     pub(crate) fn call_shared<'py>(
@@ -112,14 +106,10 @@ enum Keywords<'a, 'py> {
 }
 
 /// One pruning of a call's keywords, ready for a vectorcall: names as a tuple, values
-/// in the same order, and the equivalent dict for the generic path.
+/// in the same order.
 struct Prepared<'py> {
     mask: u64,
-    #[cfg_attr(all(Py_3_11, not(Py_LIMITED_API)), allow(dead_code))]
-    dict: Bound<'py, PyDict>,
-    #[cfg_attr(not(all(Py_3_11, not(Py_LIMITED_API))), allow(dead_code))]
     names: Bound<'py, PyTuple>,
-    #[cfg_attr(not(all(Py_3_11, not(Py_LIMITED_API))), allow(dead_code))]
     values: Vec<Bound<'py, PyAny>>,
 }
 
@@ -168,12 +158,16 @@ fn call_with_keywords<'py>(
 
 #[cfg(not(all(Py_3_11, not(Py_LIMITED_API))))]
 fn call_with_keywords<'py>(
-    _py: Python<'py>,
+    py: Python<'py>,
     method: &Bound<'py, PyAny>,
     args: &Bound<'py, PyTuple>,
     prepared: &Prepared<'py>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    method.call(args, Some(&prepared.dict))
+    let kwargs = PyDict::new(py);
+    for (name, value) in prepared.names.iter().zip(&prepared.values) {
+        kwargs.set_item(name, value)?;
+    }
+    method.call(args, Some(&kwargs))
 }
 
 /// The keyword arguments of one hook call, shared by every plugin of that call: key
@@ -269,19 +263,16 @@ impl<'py> SharedKwargs<'py> {
         let index = match self.pruned.iter().position(|p| p.mask == keep) {
             Some(index) => index,
             None => {
-                let dict = PyDict::new(py);
                 let mut kept_names = Vec::new();
                 let mut values = Vec::new();
                 for (i, (key, value)) in kwargs.iter().enumerate() {
                     if keep & (1 << i) != 0 {
-                        dict.set_item(&key, &value)?;
                         kept_names.push(key);
                         values.push(value);
                     }
                 }
                 self.pruned.push(Prepared {
                     mask: keep,
-                    dict,
                     names: PyTuple::new(py, kept_names)?,
                     values,
                 });

@@ -8,6 +8,7 @@ mod support;
 mod value;
 
 pub use failure::PyFailure;
+pub(crate) use hook::SharedKwargs;
 pub use hook::{CallPolicy, HookMethod};
 pub use loader::{load_plugin, unload_module, LoadRequest};
 pub use value::{HookArgs, ManifestView, PyValue};

@@ -62,15 +62,6 @@ def _plain(value):
     return value
 
 
-def wrap(value):
-    """Turns plain dicts (from converted Rust values) into RecordViews, recursively."""
-    if type(value) is dict:
-        return RecordView({k: wrap(v) for k, v in value.items()})
-    if type(value) is list:
-        return [wrap(v) for v in value]
-    return value
-
-
 def _is_under(path, root):
     try:
         return os.path.commonpath([os.path.realpath(path), root]) == root
@@ -193,7 +184,8 @@ def load_plugin(module_name, plugin_dir, manifest, config_path, site_dirs):
     (see ``PrivateImporter``); ``plugin_dir`` is on ``sys.path`` only while it loads,
     for code importing dynamically, and what that imports is removed from
     ``sys.modules`` afterwards. The venv's site dirs go first while the plugin loads
-    and stay appended afterwards, so hooks can import lazily.
+    (unless already on ``sys.path``, e.g. on a reload) and stay appended afterwards,
+    so hooks can import lazily.
     """
     # Already absolute and resolved: the engine canonicalises the plugins directory.
     plugin_dir = str(plugin_dir)
@@ -212,11 +204,10 @@ def load_plugin(module_name, plugin_dir, manifest, config_path, site_dirs):
     before = set(sys.modules) if local_names else None
     added = []
     try:
-        path_without_sites = list(sys.path)
         for site_dir in site_dirs:
             site.addsitedir(site_dir)
-        added = [p for p in sys.path if p not in path_without_sites]
-        sys.path[:] = [plugin_dir] + added + path_without_sites
+        added = [p for p in sys.path if p not in saved_path]
+        sys.path[:] = [plugin_dir] + added + saved_path
 
         spec = importlib.util.spec_from_file_location(module_name, plugin_py)
         if spec is None or spec.loader is None:
@@ -251,7 +242,9 @@ def load_plugin(module_name, plugin_dir, manifest, config_path, site_dirs):
             module = sys.modules.get(name)
             if any(_is_under(f, plugin_dir) for f in _module_files(module)):
                 del sys.modules[name]
-        # Site dirs (and what their .pth files added) stay while a loaded plugin uses them.
+        # Site dirs (and what their .pth files added) stay after a successful load; a
+        # site dir leaves again with the last plugin using it (unload_module), paths its
+        # .pth files added stay for the life of the process.
         in_use = any(d in _SITE_DIR_USERS for d in site_dirs)
         kept = [p for p in added if in_use and p not in saved_path and p != plugin_dir]
         sys.path[:] = saved_path + kept

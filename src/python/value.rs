@@ -103,9 +103,9 @@ fn record_view(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
         .map(|t| t.bind(py))
 }
 
-/// Does what `support.py`'s `wrap` does (exact dicts become `RecordView`s, exact lists
-/// are rebuilt, both recursively; anything else is returned as is) without running
-/// Python code: no call at all for scalars, no interpreter frames for containers.
+/// Exact dicts become `RecordView`s (attribute access) and exact lists are rebuilt,
+/// both recursively; anything else is returned as is. Done in Rust: no Python call
+/// at all for scalars, no interpreter frames for containers.
 fn wrap<'py>(py: Python<'py>, value: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     if let Ok(dict) = value.cast_exact::<PyDict>() {
         let view = record_view(py)?.call0()?;
