@@ -26,6 +26,11 @@ pub const ALLOWED_FIELDS: &[&str] = &[
 /// Longest `name` or `version` accepted: both end up in file names.
 const MAX_COMPONENT_LEN: usize = 128;
 
+/// `<name>-<version>`, the key of a plugin's files in the plugins directory.
+pub fn plugin_id(name: &str, version: &str) -> String {
+    format!("{name}-{version}")
+}
+
 /// Metadata of a plugin, as written in its `plugin-manifest.yaml`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -116,7 +121,7 @@ impl PluginManifest {
 
     /// `<name>-<version>`: the stem of the zip, the extracted folder and the config folder.
     pub fn id(&self) -> String {
-        format!("{}-{}", self.name, self.version)
+        plugin_id(&self.name, &self.version)
     }
 
     /// File name of the installed bundle.

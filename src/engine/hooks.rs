@@ -125,10 +125,7 @@ impl PluginEngine {
                     )
                 })?;
             // Derived, not looked up: a reload meanwhile must not lose the folder.
-            let plugin_dir = self
-                .inner
-                .dir
-                .extracted_dir(&format!("{}-{}", output.plugin.name, output.plugin.version));
+            let plugin_dir = self.inner.dir.extracted_dir(&output.plugin.id());
             for (name, (base_image, template)) in entries {
                 let template_path = resolve_inside(&plugin_dir, &template).map_err(|problem| {
                     bad_result(&output, HOOK, format!("job type {name}: {problem}"))

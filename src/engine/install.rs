@@ -95,10 +95,7 @@ impl PluginEngine {
         }
         dir.ensure_config(&id)
             .map_err(EngineError::io(dir.config_path(&id)))?;
-        let siblings: Vec<String> = installed
-            .iter()
-            .map(|(p, _)| format!("{}-{}", p.name, p.version))
-            .collect();
+        let siblings: Vec<String> = installed.iter().map(|(p, _)| p.id()).collect();
         dir.record_installed_beside(&id, &siblings)
             .map_err(EngineError::io(dir.root()))?;
         if replace {
@@ -216,7 +213,7 @@ impl PluginEngine {
         let dir = &self.inner.dir;
         // A zip copied in under another name than <name>-<version>.zip goes too.
         remove_if_exists(zip).map_err(EngineError::io(zip))?;
-        let id = format!("{}-{}", plugin.name, plugin.version);
+        let id = plugin.id();
         dir.remove_plugin(&id, remove_config)
             .map_err(EngineError::io(dir.root()))
     }
@@ -275,9 +272,7 @@ impl PluginEngine {
         }
         let dir = &self.inner.dir;
         for (plugin, _) in &targets {
-            let venv = dir
-                .venvs_root()
-                .join(format!("{}-{}", plugin.name, plugin.version));
+            let venv = dir.venvs_root().join(plugin.id());
             remove_if_exists(&venv).map_err(EngineError::io(&venv))?;
         }
         dir.bump_change_marker()

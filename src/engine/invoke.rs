@@ -20,6 +20,13 @@ pub struct PluginRef {
     pub version: String,
 }
 
+impl PluginRef {
+    /// `<name>-<version>`, the key of the plugin's files.
+    pub fn id(&self) -> String {
+        crate::manifest::plugin_id(&self.name, &self.version)
+    }
+}
+
 impl fmt::Display for PluginRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.name, self.version)

@@ -14,7 +14,7 @@ use super::set::{LoadedPlugin, PluginInfo, PluginSet, PluginStatus};
 use super::EngineOptions;
 use crate::archive;
 use crate::deps::{self, Distribution, RunningPython};
-use crate::manifest::PluginManifest;
+use crate::manifest::{plugin_id, PluginManifest};
 use crate::python::{self, LoadRequest};
 use crate::store::PluginsDir;
 
@@ -43,7 +43,7 @@ pub(crate) fn load_set(
     for candidate in ordered {
         let (info, plugin, dists) = load_one(dir, opts, running, candidate);
         if let Some(dists) = dists {
-            venv_dists.push((info.name.clone() + "-" + &info.version, dists));
+            venv_dists.push((plugin_id(&info.name, &info.version), dists));
         }
         if let Some(plugin) = plugin {
             loaded.push(plugin);
@@ -360,7 +360,7 @@ fn report_conflicts(infos: &mut [PluginInfo], venvs: &[(String, Vec<Distribution
         );
         tracing::warn!("{text}");
         for info in infos.iter_mut() {
-            let id = format!("{}-{}", info.name, info.version);
+            let id = plugin_id(&info.name, &info.version);
             if id == conflict.first.0 || id == conflict.second.0 {
                 info.warnings.push(text.clone());
             }

@@ -24,6 +24,7 @@ pub use set::{LoadedPlugin, PluginInfo, PluginSet, PluginStatus};
 use crate::archive::ExtractLimits;
 use crate::deps::{DepsOptions, Installer, RunningPython};
 use crate::error::EngineError;
+use crate::manifest::plugin_id;
 use crate::python::{self, InterpreterInfo};
 use crate::store::PluginsDir;
 
@@ -317,7 +318,7 @@ impl PluginEngine {
 
     /// Path of a plugin's config file (`config/<name>-<version>/config.yaml`).
     pub fn config_path(&self, name: &str, version: &str) -> PathBuf {
-        self.inner.dir.config_path(&format!("{name}-{version}"))
+        self.inner.dir.config_path(&plugin_id(name, version))
     }
 
     /// Reads a plugin's config file.
@@ -348,7 +349,7 @@ impl PluginEngine {
         let path = self
             .inner
             .dir
-            .ensure_config(&format!("{name}-{version}"))
+            .ensure_config(&plugin_id(name, version))
             .map_err(EngineError::io(self.config_path(name, version)))?;
         crate::store::write_atomic(&path, text.as_bytes()).map_err(EngineError::io(&path))?;
         self.inner
