@@ -318,16 +318,7 @@ pub fn ensure_venv(
             plugin_id: plugin_id.to_owned(),
         });
     }
-    let io_err = |action: &'static str, path: &Path| {
-        let plugin_id = plugin_id.to_owned();
-        let path = path.to_path_buf();
-        move |source| DepsError::Io {
-            plugin_id,
-            action,
-            path,
-            source,
-        }
-    };
+    let io_err = |action: &'static str, path: &Path| io_error(plugin_id, action, path);
     // Children run elsewhere (cwd = plugin dir), so every path they get is absolute.
     let venvs_root = std::path::absolute(venvs_root).map_err(io_err("locate", venvs_root))?;
     let plugin_dir = std::path::absolute(plugin_dir).map_err(io_err("locate", plugin_dir))?;
@@ -493,16 +484,25 @@ struct Build<'a> {
     deadline: Instant,
 }
 
+/// The error an I/O failure on `path` becomes, for `map_err`.
+fn io_error(
+    plugin_id: &str,
+    action: &'static str,
+    path: &Path,
+) -> impl FnOnce(io::Error) -> DepsError {
+    let plugin_id = plugin_id.to_owned();
+    let path = path.to_path_buf();
+    move |source| DepsError::Io {
+        plugin_id,
+        action,
+        path,
+        source,
+    }
+}
+
 impl Build<'_> {
     fn io_err(&self, action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> DepsError {
-        let plugin_id = self.plugin_id.to_owned();
-        let path = path.to_path_buf();
-        move |source| DepsError::Io {
-            plugin_id,
-            action,
-            path,
-            source,
-        }
+        io_error(self.plugin_id, action, path)
     }
 
     fn run(&self, requested: Installer, key: &str) -> Result<Venv, DepsError> {
