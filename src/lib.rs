@@ -8,12 +8,15 @@
 
 pub mod archive;
 pub mod bundle;
+#[cfg(feature = "cli")]
 pub mod bundle_cli;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod deps;
 pub mod engine;
 pub mod error;
 pub mod manifest;
+#[cfg(feature = "python-module")]
 pub mod pymodule;
 pub mod python;
 pub mod store;

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 pub use hooks::{JobType, PluginObject};
+#[cfg(feature = "python-module")]
 pub(crate) use invoke::call_on_set;
 pub use invoke::{CallMode, HookError, HookOutput, PluginRef, PyOutcome};
 pub use set::{LoadedPlugin, PluginInfo, PluginSet, PluginStatus};

@@ -65,7 +65,9 @@ fn run_bundler_cli(py: Python<'_>, argv: Vec<String>) -> u8 {
     run_command(py, || crate::bundle_cli::bundler_from_args(argv))
 }
 
-#[pymodule]
+// Not yet tested on a free-threaded (3.13t) build, so the module asks for the GIL there
+// rather than claim a safety nobody checked.
+#[pymodule(gil_used = true)]
 #[pyo3(name = "_native")]
 pub fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
