@@ -345,7 +345,13 @@ fn bound_methods<'py>(py: Python<'py>, engine: &PluginEngine, hook: &str) -> Bou
     let methods: Vec<Bound<'py, PyAny>> = engine
         .loaded_plugins()
         .iter()
-        .map(|p| p.instance.bind(py).getattr(hook).expect("hook exists"))
+        .map(|p| {
+            p.instance
+                .as_py()
+                .bind(py)
+                .getattr(hook)
+                .expect("hook exists")
+        })
         .collect();
     PyList::new(py, methods).expect("list")
 }

@@ -3,10 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString, PyTuple};
-
-use super::invoke::{call_on_set, CallMode, HookError, HookOutput, PluginRef};
+use super::invoke::{CallMode, HookError, HookOutput};
+use super::plugin::PluginRef;
 use super::PluginEngine;
 use crate::python::{HookArgs, PyValue};
 use crate::types::{FatmanDto, Manifest};
@@ -70,38 +68,47 @@ impl PluginEngine {
     pub fn fatman_runtime_env_vars(&self) -> Result<BTreeMap<String, String>, HookError> {
         const HOOK: &str = "fatman_runtime_env_vars";
         let set = self.current();
-        Python::attach(|py| {
-            let outcomes = call_on_set(
-                py,
-                &set,
-                HOOK,
-                None,
-                &PyTuple::empty(py),
-                None,
-                CallMode::FailFast,
-            );
-            // A raising plugin wins over a bad result of an earlier one, as with invoke.
-            if let Some((plugin, Err(err))) = outcomes.last() {
-                return Err(HookError::raised(py, plugin, HOOK, err));
-            }
-            let mut merged = BTreeMap::new();
-            for (plugin, result) in outcomes {
-                let Ok(value) = result else { continue };
-                if value.is_none() || merge_str_dict(&value, &mut merged) {
-                    continue;
+        let mut merged = BTreeMap::new();
+        let mut failure = None;
+        let mut bad = None;
+        self.invoke_each_on(
+            &set,
+            HOOK,
+            None,
+            &HookArgs::new(),
+            CallMode::FailFast,
+            |plugin, result| match result {
+                // A raising plugin wins over a bad result of an earlier one, as with invoke.
+                Err(e) => failure = Some(e),
+                Ok(_) if bad.is_some() => {}
+                Ok(value) => {
+                    // The outcomes arrive while the runtime holds the interpreter, so
+                    // the common plain dict of str merges without a round trip.
+                    if value.is_none() || value.merge_str_dict_into(&mut merged) {
+                        return;
+                    }
+                    // Anything else: through the JSON view.
+                    let output = HookOutput {
+                        plugin: plugin.origin().clone(),
+                        value,
+                    };
+                    match output.value.deserialize::<BTreeMap<String, String>>() {
+                        Ok(vars) => merged.extend(vars),
+                        Err(e) => {
+                            bad = Some(bad_result(
+                                &output,
+                                HOOK,
+                                format!("expected a dict of str to str: {e}"),
+                            ))
+                        }
+                    }
                 }
-                // Anything but a plain dict of str: through the JSON view.
-                let output = HookOutput {
-                    plugin: plugin.origin().clone(),
-                    value: PyValue::new(value.unbind()),
-                };
-                let vars: BTreeMap<String, String> = output.value.deserialize().map_err(|e| {
-                    bad_result(&output, HOOK, format!("expected a dict of str to str: {e}"))
-                })?;
-                merged.extend(vars);
-            }
-            Ok(merged)
-        })
+            },
+        )?;
+        match failure.or(bad) {
+            Some(e) => Err(e),
+            None => Ok(merged),
+        }
     }
 
     /// Job types: job name → (base image, Dockerfile template inside the plugin).
@@ -238,31 +245,4 @@ fn resolve_inside(plugin_dir: &std::path::Path, path: &str) -> Result<PathBuf, S
             "template {path:?} lies outside the plugin's folder"
         ))
     }
-}
-
-/// Merges a plain `dict` of `str` to `str` straight into `merged`, the common case of
-/// `fatman_runtime_env_vars`; `false` (having merged at most some entries, which the
-/// JSON path then merges again with the same values) for anything else.
-fn merge_str_dict(value: &Bound<'_, PyAny>, merged: &mut BTreeMap<String, String>) -> bool {
-    let Ok(dict) = value.cast_exact::<PyDict>() else {
-        return false;
-    };
-    for (k, v) in dict.iter() {
-        let (Ok(k), Ok(v)) = (k.cast_exact::<PyString>(), v.cast_exact::<PyString>()) else {
-            return false;
-        };
-        let (Ok(k), Ok(v)) = (k.to_str(), v.to_str()) else {
-            return false;
-        };
-        match merged.get_mut(k) {
-            Some(existing) => {
-                existing.clear();
-                existing.push_str(v);
-            }
-            None => {
-                merged.insert(k.to_owned(), v.to_owned());
-            }
-        }
-    }
-    true
 }

@@ -5,14 +5,13 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use pyo3::Python;
+use std::sync::Arc;
 
 use super::load::{import_staged, StagedPlugin};
 use super::{PluginEngine, PluginRef};
 use crate::archive;
 use crate::error::EngineError;
 use crate::manifest::PluginManifest;
-use crate::python;
 use crate::store::remove_if_exists;
 
 impl PluginEngine {
@@ -134,20 +133,22 @@ impl PluginEngine {
             plugin: format!("{} {}", manifest.name, manifest.version),
             reason,
         };
+        let runtime = &*self.inner.runtime;
         let (plugin, _venv, _warnings) = import_staged(
             &self.inner.options,
-            &self.inner.running,
+            runtime,
             manifest,
             zip_tmp,
             staged,
             config_path,
         )
         .map_err(rejected)?;
-        Python::attach(|py| {
-            python::unload_module(py, &plugin.module_name);
-            drop(plugin);
-            forget_staged_imports(py, staging_root);
-        });
+        runtime.unload(&[Arc::new(plugin)]);
+        // The staged venv is moved into place (and the staging folder deleted) once the
+        // trial load succeeded, so packages the plugin imported from it, and its site
+        // dir on `sys.path`, would keep pointing at a folder that is gone: the real load
+        // would reuse those stale modules and their lazy submodule imports would fail.
+        runtime.forget_under(staging_root);
         Ok(())
     }
 
@@ -216,41 +217,6 @@ impl PluginEngine {
         let id = plugin.id();
         dir.remove_plugin(&id, remove_config)
             .map_err(EngineError::io(dir.root()))
-    }
-}
-
-/// The staged venv is moved into place (and the staging folder deleted) once the trial
-/// load succeeded, so packages the plugin imported from it, and its site dir on
-/// `sys.path`, would keep pointing at a folder that is gone: the real load would reuse
-/// those stale modules and their lazy submodule imports would fail. Forget them.
-fn forget_staged_imports(py: Python<'_>, staging_root: &Path) {
-    use pyo3::types::PyDictMethods;
-    let forget = || -> pyo3::PyResult<()> {
-        let scope = pyo3::types::PyDict::new(py);
-        scope.set_item("root", staging_root)?;
-        py.run(
-            c"import os, sys
-root = os.path.realpath(root)
-def under(p):
-    try:
-        return os.path.commonpath([os.path.realpath(p), root]) == root
-    except (TypeError, ValueError):
-        return False
-for name, module in list(sys.modules.items()):
-    file = getattr(module, '__file__', None)
-    paths = [file] if file else list(getattr(module, '__path__', None) or [])
-    if any(under(p) for p in paths):
-        del sys.modules[name]
-sys.path[:] = [p for p in sys.path if not under(p)]
-for p in [p for p in sys.path_importer_cache if under(p)]:
-    del sys.path_importer_cache[p]
-",
-            Some(&scope),
-            None,
-        )
-    };
-    if let Err(e) = forget() {
-        tracing::warn!("cannot forget modules imported from the staging area: {e}");
     }
 }
 

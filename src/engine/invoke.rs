@@ -1,37 +1,15 @@
-//! Calling a hook on every plugin that implements it, in order.
+//! Calling a hook on every plugin that implements it, in order, through the
+//! runtime's dispatcher; what a call's outcomes mean (results, [`HookError`]).
 
-use std::fmt;
 use std::sync::Arc;
-use std::time::Instant;
 
-use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
-use serde::Serialize;
 use thiserror::Error;
 
-use super::set::{LoadedPlugin, PluginSet};
+use super::plugin::{LoadedPlugin, PluginRef};
+use super::runtime::CallTarget;
+use super::set::PluginSet;
 use super::PluginEngine;
-use crate::python::{HookArgs, PyFailure, PyValue, SharedKwargs};
-
-/// Which plugin a result or error came from.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-pub struct PluginRef {
-    pub name: String,
-    pub version: String,
-}
-
-impl PluginRef {
-    /// `<name>-<version>`, the key of the plugin's files.
-    pub fn id(&self) -> String {
-        crate::manifest::plugin_id(&self.name, &self.version)
-    }
-}
-
-impl fmt::Display for PluginRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.name, self.version)
-    }
-}
+use crate::python::{HookArgs, PyFailure, PyValue};
 
 /// One plugin's answer to a hook call.
 #[derive(Debug, Clone)]
@@ -78,6 +56,15 @@ impl HookError {
             _ => None,
         }
     }
+
+    /// The error for `failure`, raised by `plugin`'s implementation of `hook`.
+    pub fn raised(plugin: &LoadedPlugin, hook: &str, failure: PyFailure) -> Self {
+        HookError::Raised {
+            plugin: PluginRef::clone(&plugin.origin),
+            hook: hook.to_string(),
+            failure: Box::new(failure),
+        }
+    }
 }
 
 /// Fail-fast (stop at the first raising plugin, as Racetrack does) or collect-all.
@@ -87,101 +74,11 @@ pub enum CallMode {
     CollectAll,
 }
 
-/// One plugin's outcome, still as Python objects (for Python hosts, which chain the
-/// original exception); [`HookError::raised`] turns an error into the Rust type.
-pub type PyOutcome<'py> = (Arc<LoadedPlugin>, Result<Bound<'py, PyAny>, PyErr>);
-
-impl HookError {
-    /// The error for `err`, raised by `plugin`'s implementation of `hook`.
-    pub fn raised(py: Python<'_>, plugin: &LoadedPlugin, hook: &str, err: &PyErr) -> Self {
-        HookError::Raised {
-            plugin: PluginRef::clone(&plugin.origin),
-            hook: hook.to_string(),
-            failure: Box::new(PyFailure::from_err(py, err)),
-        }
-    }
-}
-
-pub(crate) fn call_on_set<'py>(
-    py: Python<'py>,
-    set: &PluginSet,
-    hook: &str,
-    only_plugin: Option<&str>,
-    args: &Bound<'py, PyTuple>,
-    kwargs: Option<&Bound<'py, PyDict>>,
-    mode: CallMode,
-) -> Vec<PyOutcome<'py>> {
-    let mut outcomes = Vec::with_capacity(set.loaded().len());
-    for_each_outcome(
-        py,
-        set,
-        hook,
-        only_plugin,
-        args,
-        kwargs,
-        mode,
-        |plugin, result| outcomes.push((plugin.clone(), result)),
-    );
-    outcomes
-}
-
-/// Calls `hook` on every implementation in order, handing each outcome to `each`
-/// (borrowing the plugin, so callers that do not keep it pay no reference count).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn for_each_outcome<'py>(
-    py: Python<'py>,
-    set: &PluginSet,
-    hook: &str,
-    only_plugin: Option<&str>,
-    args: &Bound<'py, PyTuple>,
-    kwargs: Option<&Bound<'py, PyDict>>,
-    mode: CallMode,
-    mut each: impl FnMut(&Arc<LoadedPlugin>, PyResult<Bound<'py, PyAny>>),
-) {
-    let table = set.hook_table(py, hook);
-    let mut shared_kwargs = SharedKwargs::new(kwargs);
-    for bound in table.iter() {
-        let plugin = &bound.plugin;
-        if only_plugin.is_some_and(|name| plugin.name() != name) {
-            continue;
-        }
-        let span = tracing::debug_span!(
-            "hook",
-            hook,
-            plugin = plugin.name(),
-            version = plugin.version()
-        );
-        let _entered = span.enter();
-        let started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
-        let result = bound
-            .method
-            .call_shared(py, args, &mut shared_kwargs, plugin.name(), hook);
-        if let Some(started) = started {
-            tracing::debug!(
-                elapsed_us = started.elapsed().as_secs_f64() * 1e6,
-                ok = result.is_ok(),
-                "hook called"
-            );
-        }
-        let failed = result.is_err();
-        // The caller gets the error and decides how loud to be about it.
-        if let Err(err) = &result {
-            if tracing::enabled!(tracing::Level::DEBUG) {
-                tracing::debug!("{}", HookError::raised(py, plugin, hook, err));
-            }
-        }
-        each(plugin, result);
-        if failed && mode == CallMode::FailFast {
-            break;
-        }
-    }
-}
-
 impl PluginEngine {
     /// Calls `hook` on every loaded plugin that implements it, in order, and returns
     /// each result with its plugin. Stops at the first plugin that raises.
     pub fn invoke(&self, hook: &str, args: &HookArgs) -> Result<Vec<HookOutput>, HookError> {
-        self.invoke_with_mode(hook, None, args, CallMode::FailFast)
+        self.invoke_with_mode(hook, args, CallMode::FailFast)
             .into_iter()
             .collect()
     }
@@ -192,105 +89,124 @@ impl PluginEngine {
         hook: &str,
         args: &HookArgs,
     ) -> Vec<Result<HookOutput, HookError>> {
-        self.invoke_with_mode(hook, None, args, CallMode::CollectAll)
+        self.invoke_with_mode(hook, args, CallMode::CollectAll)
     }
 
-    /// Calls `hook` on one plugin only. `Ok(None)` when it does not implement the hook.
+    /// Calls `hook` on one plugin only (the first loaded one of that name). `Ok(None)`
+    /// when it does not implement the hook.
     pub fn invoke_one(
         &self,
         plugin: &str,
         hook: &str,
         args: &HookArgs,
     ) -> Result<Option<HookOutput>, HookError> {
-        let set = self.current();
-        if !set.loaded().iter().any(|p| p.name() == plugin) {
-            let detail = set
-                .infos()
-                .iter()
-                .find(|p| p.name == plugin)
-                .map(|p| match &p.error {
-                    Some(error) => format!("it is installed but {}: {error}", p.status),
-                    None => format!("it is installed but {}", p.status),
-                })
-                .unwrap_or_default();
-            return Err(HookError::NoSuchPlugin {
-                plugin: plugin.to_string(),
-                hook: hook.to_string(),
-                detail,
-            });
-        }
-        let mut results = invoke_on(&set, hook, Some(plugin), args, CallMode::FailFast);
-        match results.pop() {
-            Some(result) => result.map(Some),
-            None => Ok(None),
-        }
+        let mut found = None;
+        self.invoke_each_on(
+            &self.current(),
+            hook,
+            Some(plugin),
+            args,
+            CallMode::FailFast,
+            |p, r| {
+                found = Some(r.map(|value| HookOutput {
+                    plugin: p.origin.clone(),
+                    value,
+                }))
+            },
+        )?;
+        found.transpose()
     }
 
-    fn invoke_with_mode(
+    /// The lowest-level call, for front ends that keep the plugin of each outcome (the
+    /// Python module): calls `hook` on the loaded plugins (or the first loaded one
+    /// named `only_plugin`), handing each outcome to `each` as it comes. Runs on the
+    /// current set without the change check: call [`poll_changes`](Self::poll_changes)
+    /// first. `Err` when no plugin was called (no such plugin, unconvertible arguments).
+    pub fn invoke_each(
         &self,
         hook: &str,
         only_plugin: Option<&str>,
         args: &HookArgs,
         mode: CallMode,
-    ) -> Vec<Result<HookOutput, HookError>> {
-        invoke_on(&self.current(), hook, only_plugin, args, mode)
+        each: impl FnMut(&Arc<LoadedPlugin>, Result<PyValue, HookError>),
+    ) -> Result<(), HookError> {
+        self.invoke_each_on(&self.snapshot(), hook, only_plugin, args, mode, each)
     }
-}
 
-/// Calls `hook` on `set` with Rust arguments, converted once for every plugin.
-fn invoke_on(
-    set: &PluginSet,
-    hook: &str,
-    only_plugin: Option<&str>,
-    args: &HookArgs,
-    mode: CallMode,
-) -> Vec<Result<HookOutput, HookError>> {
-    Python::attach(|py| {
-        let (a, k) = match args.to_python(py) {
-            Ok(converted) => converted,
-            Err(failure) => {
-                return vec![Err(HookError::Arguments {
-                    hook: hook.to_string(),
-                    failure: Box::new(failure),
-                })]
-            }
-        };
-        let mut outputs = Vec::with_capacity(set.loaded().len());
-        for_each_outcome(
-            py,
-            set,
-            hook,
-            only_plugin,
-            &a,
-            k.as_ref(),
-            mode,
-            |plugin, result| {
-                outputs.push(match result {
-                    Ok(value) => Ok(HookOutput {
-                        plugin: plugin.origin.clone(),
-                        value: PyValue::new(value.unbind()),
-                    }),
-                    Err(err) => Err(HookError::raised(py, plugin, hook, &err)),
-                })
-            },
-        );
-        outputs
-    })
-}
-
-impl PluginEngine {
-    /// For Python hosts: calls with Python arguments as given (no conversion, no copy).
-    /// The caller holds the GIL; the change check is the caller's to make beforehand.
-    pub fn invoke_py<'py>(
+    fn invoke_with_mode(
         &self,
-        py: Python<'py>,
+        hook: &str,
+        args: &HookArgs,
+        mode: CallMode,
+    ) -> Vec<Result<HookOutput, HookError>> {
+        let set = self.current();
+        let mut outputs = Vec::with_capacity(set.loaded().len());
+        let called = self.invoke_each_on(&set, hook, None, args, mode, |plugin, result| {
+            outputs.push(result.map(|value| HookOutput {
+                plugin: plugin.origin.clone(),
+                value,
+            }))
+        });
+        match called {
+            Ok(()) => outputs,
+            Err(e) => vec![Err(e)],
+        }
+    }
+
+    pub(crate) fn invoke_each_on(
+        &self,
+        set: &PluginSet,
         hook: &str,
         only_plugin: Option<&str>,
-        args: &Bound<'py, PyTuple>,
-        kwargs: Option<&Bound<'py, PyDict>>,
+        args: &HookArgs,
         mode: CallMode,
-    ) -> Vec<PyOutcome<'py>> {
-        let set = self.snapshot();
-        call_on_set(py, &set, hook, only_plugin, args, kwargs, mode)
+        mut each: impl FnMut(&Arc<LoadedPlugin>, Result<PyValue, HookError>),
+    ) -> Result<(), HookError> {
+        let target = match only_plugin {
+            None => CallTarget::All,
+            Some(name) => CallTarget::One(find_loaded(set, name, hook)?),
+        };
+        let debug = tracing::enabled!(tracing::Level::DEBUG);
+        let mut sink = |plugin: &Arc<LoadedPlugin>, result: Result<PyValue, PyFailure>| {
+            let result = result.map_err(|failure| HookError::raised(plugin, hook, failure));
+            if debug {
+                if let Err(e) = &result {
+                    // The caller gets the error and decides how loud to be about it.
+                    tracing::debug!("{e}");
+                }
+            }
+            each(plugin, result)
+        };
+        set.dispatcher
+            .call(hook, target, args, mode == CallMode::FailFast, &mut sink)
+            .map_err(|failure| HookError::Arguments {
+                hook: hook.to_string(),
+                failure: Box::new(failure),
+            })
     }
+}
+
+/// The first loaded plugin named `name`, or why there is none.
+fn find_loaded<'s>(
+    set: &'s PluginSet,
+    name: &str,
+    hook: &str,
+) -> Result<&'s LoadedPlugin, HookError> {
+    if let Some(plugin) = set.loaded().iter().find(|p| p.name() == name) {
+        return Ok(plugin);
+    }
+    let detail = set
+        .infos()
+        .iter()
+        .find(|p| p.name == name)
+        .map(|p| match &p.error {
+            Some(error) => format!("it is installed but {}: {error}", p.status),
+            None => format!("it is installed but {}", p.status),
+        })
+        .unwrap_or_default();
+    Err(HookError::NoSuchPlugin {
+        plugin: name.to_string(),
+        hook: hook.to_string(),
+        detail,
+    })
 }

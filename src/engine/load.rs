@@ -8,14 +8,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use pyo3::prelude::*;
-
-use super::set::{LoadedPlugin, PluginInfo, PluginSet, PluginStatus};
+use super::plugin::{LoadedPlugin, PluginInfo, PluginRef, PluginStatus};
+use super::runtime::{LoadRequest, Runtime};
+use super::set::PluginSet;
 use super::EngineOptions;
 use crate::archive;
 use crate::deps::{self, Distribution, RunningPython};
 use crate::manifest::{plugin_id, PluginManifest};
-use crate::python::{self, LoadRequest};
 use crate::store::PluginsDir;
 
 static LOAD_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -28,11 +27,7 @@ struct Candidate {
 
 /// Loads every plugin of the directory. Never fails as a whole: per-plugin problems
 /// become `failed` entries.
-pub(crate) fn load_set(
-    dir: &PluginsDir,
-    opts: &EngineOptions,
-    running: &RunningPython,
-) -> PluginSet {
+pub(crate) fn load_set(dir: &PluginsDir, opts: &EngineOptions, runtime: &dyn Runtime) -> PluginSet {
     let change_marker = dir.change_marker();
     let candidates = read_candidates(dir);
     let ordered = order_candidates(dir, candidates);
@@ -41,7 +36,7 @@ pub(crate) fn load_set(
     let mut loaded = Vec::new();
     let mut venv_dists: Vec<(String, Vec<Distribution>)> = Vec::new();
     for candidate in ordered {
-        let (info, plugin, dists) = load_one(dir, opts, running, candidate);
+        let (info, plugin, dists) = load_one(dir, opts, runtime, candidate);
         if let Some(dists) = dists {
             venv_dists.push((plugin_id(&info.name, &info.version), dists));
         }
@@ -51,7 +46,7 @@ pub(crate) fn load_set(
         infos.push(info);
     }
     report_conflicts(&mut infos, &venv_dists);
-    PluginSet::new(infos, loaded, change_marker)
+    PluginSet::new(runtime, infos, loaded, change_marker)
 }
 
 fn read_candidates(dir: &PluginsDir) -> Vec<Candidate> {
@@ -194,7 +189,7 @@ type LoadOutcome = (
 fn load_one(
     dir: &PluginsDir,
     opts: &EngineOptions,
-    running: &RunningPython,
+    runtime: &dyn Runtime,
     candidate: Candidate,
 ) -> LoadOutcome {
     let manifest = match candidate.manifest {
@@ -226,7 +221,7 @@ fn load_one(
         plugin_dir: dir.extracted_dir(&manifest.id()),
         venvs_root: dir.venvs_root(),
     };
-    let result = prepare_and_import(dir, opts, running, &manifest, &candidate.zip_path, &staged);
+    let result = prepare_and_import(dir, opts, runtime, &manifest, &candidate.zip_path, &staged);
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     match result {
         Ok((plugin, venv, warnings)) => {
@@ -259,7 +254,7 @@ pub(crate) struct StagedPlugin {
 fn prepare_and_import(
     dir: &PluginsDir,
     opts: &EngineOptions,
-    running: &RunningPython,
+    runtime: &dyn Runtime,
     manifest: &PluginManifest,
     zip_path: &Path,
     staged: &StagedPlugin,
@@ -273,7 +268,7 @@ fn prepare_and_import(
     let config_path = dir
         .ensure_config(&staged.id)
         .map_err(|e| format!("cannot create its config file: {e}"))?;
-    import_staged(opts, running, manifest, zip_path, staged, config_path)
+    import_staged(opts, runtime, manifest, zip_path, staged, config_path)
 }
 
 /// A plugin imported, with its venv and load-time warnings.
@@ -282,7 +277,7 @@ pub(crate) type Imported = (LoadedPlugin, Option<deps::Venv>, Vec<String>);
 /// Installs requirements (if any) and imports the plugin from `staged.plugin_dir`.
 pub(crate) fn import_staged(
     opts: &EngineOptions,
-    running: &RunningPython,
+    runtime: &dyn Runtime,
     manifest: &PluginManifest,
     zip_path: &Path,
     staged: &StagedPlugin,
@@ -290,12 +285,13 @@ pub(crate) fn import_staged(
 ) -> Result<Imported, String> {
     let requirements = staged.plugin_dir.join("requirements.txt");
     let venv = if requirements.is_file() {
+        let running: RunningPython = runtime.interpreter().running_python();
         let venv = deps::ensure_venv(
             &staged.venvs_root,
             &staged.id,
             &staged.plugin_dir,
             &requirements,
-            running,
+            &running,
             &opts.deps,
         )
         .map_err(|e| e.to_string())?;
@@ -313,8 +309,10 @@ pub(crate) fn import_staged(
             .map(|v| v.site_packages.clone())
             .unwrap_or_default(),
     };
-    let (instance, warnings) = Python::attach(|py| python::load_plugin(py, &request))
+    let code = runtime
+        .load(&request)
         .map_err(|failure| failure.to_string())?;
+    let warnings = code.warnings;
     for warning in &warnings {
         tracing::warn!(plugin = %manifest.name, version = %manifest.version, "{warning}");
     }
@@ -325,8 +323,8 @@ pub(crate) fn import_staged(
             config_path,
             zip_path: zip_path.to_path_buf(),
             module_name: request.module_name,
-            instance,
-            origin: std::sync::Arc::new(super::invoke::PluginRef {
+            instance: code.instance,
+            origin: Arc::new(PluginRef {
                 name: manifest.name.clone(),
                 version: manifest.version.clone(),
             }),

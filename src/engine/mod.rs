@@ -1,4 +1,6 @@
-//! The engine: the active plugin set, reloading, and calling hooks.
+//! The engine: the active plugin set, reloading, and calling hooks. It knows plugins,
+//! not Python: plugin code runs behind the [`Runtime`] interface (`runtime.rs`), and
+//! nothing here may name the interpreter's types.
 //!
 //! [`PluginEngine`] is `Send + Sync` and cheap to clone. The active [`PluginSet`] sits
 //! behind an `RwLock<Arc<_>>`: a call clones the `Arc` and runs on that set, a reload
@@ -10,6 +12,8 @@ mod hooks;
 mod install;
 mod invoke;
 mod load;
+mod plugin;
+mod runtime;
 mod set;
 
 use std::path::{Path, PathBuf};
@@ -17,16 +21,16 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 pub use hooks::{JobType, PluginObject};
-#[cfg(feature = "python-module")]
-pub(crate) use invoke::call_on_set;
-pub use invoke::{CallMode, HookError, HookOutput, PluginRef, PyOutcome};
-pub use set::{LoadedPlugin, PluginInfo, PluginSet, PluginStatus};
+pub use invoke::{CallMode, HookError, HookOutput};
+pub use plugin::{LoadedPlugin, PluginInfo, PluginRef, PluginStatus};
+pub use runtime::{CallTarget, Dispatcher, LoadRequest, LoadedCode, OutcomeSink, Runtime};
+pub use set::PluginSet;
 
 use crate::archive::ExtractLimits;
-use crate::deps::{DepsOptions, Installer, RunningPython};
+use crate::deps::{DepsOptions, Installer};
 use crate::error::EngineError;
 use crate::manifest::plugin_id;
-use crate::python::{self, InterpreterInfo};
+use crate::python::{InterpreterInfo, PythonRuntime};
 use crate::store::PluginsDir;
 
 /// How the engine loads plugins.
@@ -58,6 +62,7 @@ impl Default for EngineOptions {
 pub struct EngineBuilder {
     plugins_dir: PathBuf,
     options: EngineOptions,
+    runtime: Option<Arc<dyn Runtime>>,
 }
 
 impl EngineBuilder {
@@ -65,7 +70,14 @@ impl EngineBuilder {
         Self {
             plugins_dir: plugins_dir.into(),
             options: EngineOptions::default(),
+            runtime: None,
         }
+    }
+
+    /// Runs plugin code with `runtime` instead of this process's interpreter.
+    pub fn runtime(mut self, runtime: Arc<dyn Runtime>) -> Self {
+        self.runtime = Some(runtime);
+        self
     }
 
     pub fn component(mut self, component: impl Into<String>) -> Self {
@@ -113,23 +125,24 @@ impl EngineBuilder {
 
     /// Opens the directory and loads every plugin in it.
     pub fn build(self) -> Result<PluginEngine, EngineError> {
-        python::ensure_initialized();
         let dir =
             PluginsDir::open(&self.plugins_dir).map_err(EngineError::io(&self.plugins_dir))?;
-        let interpreter = InterpreterInfo::current().map_err(EngineError::Interpreter)?;
+        let runtime = match self.runtime {
+            Some(runtime) => runtime,
+            None => Arc::new(PythonRuntime::new().map_err(EngineError::Interpreter)?),
+        };
+        let interpreter = runtime.interpreter();
         tracing::info!(
             version = %interpreter.version_text,
             prefix = %interpreter.prefix,
             "embedded Python interpreter"
         );
-        let running = interpreter.running_python();
         let engine = PluginEngine {
             inner: Arc::new(Inner {
                 dir,
                 options: self.options,
-                running,
-                interpreter,
-                current: RwLock::new(Arc::new(PluginSet::default())),
+                current: RwLock::new(Arc::new(PluginSet::empty(&*runtime))),
+                runtime,
                 last_check: Mutex::new(Instant::now()),
             }),
         };
@@ -174,8 +187,7 @@ pub(crate) fn lock_loads() -> Option<LoadGuard> {
 struct Inner {
     dir: PluginsDir,
     options: EngineOptions,
-    running: RunningPython,
-    interpreter: InterpreterInfo,
+    runtime: Arc<dyn Runtime>,
     current: RwLock<Arc<PluginSet>>,
     last_check: Mutex<Instant>,
 }
@@ -214,7 +226,7 @@ impl PluginEngine {
 
     /// The interpreter actually running the plugins.
     pub fn interpreter(&self) -> &InterpreterInfo {
-        &self.inner.interpreter
+        self.inner.runtime.interpreter()
     }
 
     /// Re-reads the plugins directory and swaps the new plugin set in.
@@ -233,7 +245,7 @@ impl PluginEngine {
         let set = Arc::new(load::load_set(
             &self.inner.dir,
             &self.inner.options,
-            &self.inner.running,
+            &*self.inner.runtime,
         ));
         let old = {
             let mut current = self
@@ -243,9 +255,9 @@ impl PluginEngine {
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             std::mem::replace(&mut *current, set.clone())
         };
-        // The old modules stay alive as long as calls still run on the old set; only
-        // their sys.modules entries go, so the next import does not find them.
-        pyo3::Python::attach(|py| old.unload(py));
+        // The old plugins stay alive as long as calls still run on the old set; the
+        // runtime only forgets them, so the next load does not find them.
+        self.inner.runtime.unload(old.loaded());
         tracing::info!(
             loaded = set.loaded().len(),
             total = set.infos().len(),
@@ -274,6 +286,15 @@ impl PluginEngine {
 
     /// The active plugin set, after the periodic change check.
     pub(crate) fn current(&self) -> Arc<PluginSet> {
+        self.poll_changes();
+        self.snapshot()
+    }
+
+    /// Reloads when another process changed the plugins directory, looking at most
+    /// once per `watch_interval`. Every call does this itself, except
+    /// [`invoke_each`](Self::invoke_each), whose caller may hold the interpreter (a
+    /// reload waiting for it would deadlock) and so calls this beforehand.
+    pub fn poll_changes(&self) {
         if let Some(interval) = self.inner.options.watch_interval {
             let due = match self.inner.last_check.try_lock() {
                 Ok(mut last) if last.elapsed() >= interval => {
@@ -286,7 +307,6 @@ impl PluginEngine {
                 self.reload_if_changed();
             }
         }
-        self.snapshot()
     }
 
     /// The active plugin set, without checking for changes.
@@ -322,10 +342,30 @@ impl PluginEngine {
         self.inner.dir.config_path(&plugin_id(name, version))
     }
 
-    /// Reads a plugin's config file.
+    /// Reads a plugin's config file (empty when it has none yet).
     pub fn read_plugin_config(&self, name: &str, version: &str) -> Result<String, EngineError> {
+        self.require_installed(name, version)?;
         let path = self.config_path(name, version);
-        std::fs::read_to_string(&path).map_err(EngineError::io(path))
+        match std::fs::read_to_string(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+            read => read.map_err(EngineError::io(path)),
+        }
+    }
+
+    fn require_installed(&self, name: &str, version: &str) -> Result<(), EngineError> {
+        let installed = self
+            .current()
+            .infos()
+            .iter()
+            .any(|p| p.name == name && p.version == version);
+        if installed {
+            Ok(())
+        } else {
+            Err(EngineError::NotFound {
+                name: name.to_string(),
+                version: Some(version.to_string()),
+            })
+        }
     }
 
     /// Replaces a plugin's config file, then lets every engine sharing the directory
@@ -336,17 +376,7 @@ impl PluginEngine {
         version: &str,
         text: &str,
     ) -> Result<(), EngineError> {
-        let installed = self
-            .current()
-            .infos()
-            .iter()
-            .any(|p| p.name == name && p.version == version);
-        if !installed {
-            return Err(EngineError::NotFound {
-                name: name.to_string(),
-                version: Some(version.to_string()),
-            });
-        }
+        self.require_installed(name, version)?;
         let path = self
             .inner
             .dir

@@ -33,7 +33,7 @@ impl PluginData {
             py,
             PluginData {
                 plugin_manifest: Py::new(py, ManifestView::from(&plugin.manifest))?,
-                plugin_instance: plugin.instance.clone_ref(py),
+                plugin_instance: plugin.instance.as_py().clone_ref(py),
                 plugin_dir: plugin.plugin_dir.clone(),
                 config_path: plugin.config_path.clone(),
                 zip_path: plugin.zip_path.clone(),

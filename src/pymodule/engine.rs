@@ -12,8 +12,8 @@ use super::data::{status_dict, PluginData};
 use super::errors::{engine_error, hook_error, new_error, Kind};
 use super::logging::with_python_logging;
 use crate::deps::Installer;
-use crate::engine::{call_on_set, CallMode, LoadedPlugin, PluginEngine, PluginSet};
-use crate::python::ManifestView;
+use crate::engine::{CallMode, HookError, LoadedPlugin, PluginEngine};
+use crate::python::{HookArgs, ManifestView};
 
 /// Environment variable naming the plugins directory when none is given.
 const PLUGINS_DIR_ENV: &str = "RACETRACK_PLUGINS_DIR";
@@ -60,57 +60,57 @@ fn watch_interval(seconds: Option<f64>) -> PyResult<Option<Duration>> {
 }
 
 impl PyPluginEngine {
-    /// The active plugin set, after the (throttled) check for changes made by other
-    /// processes. That check may reload, which needs the load lock, so the GIL goes.
-    fn current_set(&self, py: Python<'_>) -> std::sync::Arc<PluginSet> {
-        let engine = &self.engine;
-        with_python_logging(py, || py.detach(|| engine.current()))
-    }
-
     /// Runs an engine operation that may load plugins, without the GIL.
     fn run<T: Send>(&self, py: Python<'_>, op: impl FnOnce(&PluginEngine) -> T + Send) -> T {
         let engine = &self.engine;
         with_python_logging(py, || py.detach(|| op(engine)))
     }
 
+    /// Calls `hook` with the caller's own arguments, handing each result (with its
+    /// plugin) to `each`; the first failure becomes the Python exception.
     fn call_hook<'py>(
         &self,
         py: Python<'py>,
-        hook: &Bound<'py, PyAny>,
+        hook: &str,
+        only_plugin: Option<&str>,
         args: &Bound<'py, PyTuple>,
         kwargs: Option<&Bound<'py, PyDict>>,
-    ) -> PyResult<Vec<(std::sync::Arc<LoadedPlugin>, Bound<'py, PyAny>)>> {
-        let hook = hook_name(hook)?;
+        mut each: impl FnMut(&std::sync::Arc<LoadedPlugin>, Bound<'py, PyAny>) -> PyResult<()>,
+    ) -> PyResult<()> {
         let engine = &self.engine;
-        let outcomes = with_python_logging(py, || {
+        let args = HookArgs::from_python(args, kwargs);
+        let mut first_error: Option<PyErr> = None;
+        let called = with_python_logging(py, || {
             // The change check may reload, which takes the load lock: not with the GIL.
-            let set = py.detach(|| engine.current());
-            call_on_set(py, &set, &hook, None, args, kwargs, CallMode::FailFast)
+            py.detach(|| engine.poll_changes());
+            engine.invoke_each(
+                hook,
+                only_plugin,
+                &args,
+                CallMode::FailFast,
+                |plugin, result| {
+                    if first_error.is_some() {
+                        return;
+                    }
+                    let outcome = match result {
+                        Ok(value) => each(plugin, value.into_py().into_bound(py)),
+                        Err(e) => Err(hook_error(py, e)),
+                    };
+                    if let Err(e) = outcome {
+                        first_error = Some(e);
+                    }
+                },
+            )
         });
-        let mut results = Vec::with_capacity(outcomes.len());
-        for (plugin, outcome) in outcomes {
-            match outcome {
-                Ok(value) => results.push((plugin, value)),
-                Err(err) => return Err(hook_error(py, &plugin, &hook, err)),
-            }
-        }
-        Ok(results)
-    }
-
-    fn require_installed(&self, py: Python<'_>, name: &str, version: &str) -> PyResult<()> {
-        let installed = self
-            .current_set(py)
-            .infos()
-            .iter()
-            .any(|p| p.name == name && p.version == version);
-        if installed {
-            Ok(())
-        } else {
-            Err(new_error(
+        match (called, first_error) {
+            (Err(HookError::NoSuchPlugin { plugin, .. }), _) => Err(new_error(
                 py,
                 Kind::NotFound,
-                format!("no installed plugin named {name} with version {version}"),
-            ))
+                format!("no loaded plugin named {plugin}"),
+            )),
+            (Err(e), _) => Err(hook_error(py, e)),
+            (Ok(()), Some(e)) => Err(e),
+            (Ok(()), None) => Ok(()),
         }
     }
 }
@@ -180,8 +180,10 @@ impl PyPluginEngine {
         args: &Bound<'py, PyTuple>,
         kwargs: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let results = self.call_hook(py, hook, args, kwargs)?;
-        PyList::new(py, results.into_iter().map(|(_, value)| value))
+        let hook = hook_name(hook)?;
+        let list = PyList::empty(py);
+        self.call_hook(py, &hook, None, args, kwargs, |_, value| list.append(value))?;
+        Ok(list)
     }
 
     /// Calls `hook` on the loaded plugin `plugin_name` only; its result, or `None` when
@@ -197,31 +199,12 @@ impl PyPluginEngine {
         kwargs: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let hook = hook_name(hook)?;
-        let set = self.current_set(py);
-        // The first loaded plugin of that name (several versions may be loaded).
-        let Some(target) = set
-            .loaded()
-            .iter()
-            .find(|p| p.name() == plugin_name)
-            .cloned()
-        else {
-            return Err(new_error(
-                py,
-                Kind::NotFound,
-                format!("no loaded plugin named {plugin_name}"),
-            ));
-        };
-        let table = set.hook_table(py, &hook);
-        let Some(bound) = table
-            .iter()
-            .find(|b| std::sync::Arc::ptr_eq(&b.plugin, &target))
-        else {
-            return Ok(py.None().into_bound(py));
-        };
-        with_python_logging(py, || {
-            bound.method.call(py, args, kwargs, target.name(), &hook)
-        })
-        .map_err(|err| hook_error(py, &target, &hook, err))
+        let mut found = py.None().into_bound(py);
+        self.call_hook(py, &hook, Some(plugin_name), args, kwargs, |_, value| {
+            found = value;
+            Ok(())
+        })?;
+        Ok(found)
     }
 
     /// Like `invoke_plugin_hook`, but pairs every result with the `PluginData` of the
@@ -234,15 +217,13 @@ impl PyPluginEngine {
         args: &Bound<'py, PyTuple>,
         kwargs: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let results = self.call_hook(py, hook, args, kwargs)?;
-        let pairs = results
-            .into_iter()
-            .map(|(plugin, value)| {
-                let data = PluginData::of(py, &plugin)?;
-                PyTuple::new(py, [data.into_bound(py).into_any(), value])
-            })
-            .collect::<PyResult<Vec<_>>>()?;
-        PyList::new(py, pairs)
+        let hook = hook_name(hook)?;
+        let list = PyList::empty(py);
+        self.call_hook(py, &hook, None, args, kwargs, |plugin, value| {
+            let data = PluginData::of(py, plugin)?;
+            list.append(PyTuple::new(py, [data.into_bound(py).into_any(), value])?)
+        })?;
+        Ok(list)
     }
 
     /// The loaded plugin `name` (of `version`, when given; else the first in call
@@ -254,13 +235,8 @@ impl PyPluginEngine {
         name: &str,
         version: Option<&str>,
     ) -> PyResult<Py<PluginData>> {
-        let set = self.current_set(py);
-        let found = set
-            .loaded()
-            .iter()
-            .find(|p| p.name() == name && version.is_none_or(|v| p.version() == v));
-        match found {
-            Some(plugin) => PluginData::of(py, plugin),
+        match self.run(py, |e| e.find_plugin(name, version)) {
+            Some(plugin) => PluginData::of(py, &plugin),
             None => Err(new_error(
                 py,
                 Kind::NotFound,
@@ -275,15 +251,15 @@ impl PyPluginEngine {
     /// Loaded plugins, in call order.
     #[getter]
     fn plugins_data(&self, py: Python<'_>) -> PyResult<Vec<Py<PluginData>>> {
-        let set = self.current_set(py);
-        set.loaded().iter().map(|p| PluginData::of(py, p)).collect()
+        let plugins = self.run(py, |e| e.loaded_plugins());
+        plugins.iter().map(|p| PluginData::of(py, p)).collect()
     }
 
     /// Manifests of the loaded plugins, in call order.
     #[getter]
     fn plugin_manifests(&self, py: Python<'_>) -> PyResult<Vec<Py<ManifestView>>> {
-        let set = self.current_set(py);
-        set.loaded()
+        let plugins = self.run(py, |e| e.loaded_plugins());
+        plugins
             .iter()
             .map(|p| Py::new(py, ManifestView::from(&p.manifest)))
             .collect()
@@ -292,8 +268,8 @@ impl PyPluginEngine {
     /// Every installed plugin with its status (`loaded`, `failed` or `skipped`) and
     /// error, in call order: the rows of `racetrack-plugin list --json`.
     fn plugins_status<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
-        let set = self.current_set(py);
-        set.infos().iter().map(|i| status_dict(py, i)).collect()
+        let plugins = self.run(py, |e| e.plugins());
+        plugins.iter().map(|i| status_dict(py, i)).collect()
     }
 
     /// Same as `plugins_status()`.
@@ -344,16 +320,8 @@ impl PyPluginEngine {
 
     /// The text of a plugin's config file (empty when it has none yet).
     fn read_plugin_config(&self, py: Python<'_>, name: &str, version: &str) -> PyResult<String> {
-        self.require_installed(py, name, version)?;
-        match self.run(py, |e| e.read_plugin_config(name, version)) {
-            Ok(text) => Ok(text),
-            Err(crate::EngineError::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound =>
-            {
-                Ok(String::new())
-            }
-            Err(e) => Err(engine_error(py, Kind::Plugin, e)),
-        }
+        self.run(py, |e| e.read_plugin_config(name, version))
+            .map_err(|e| engine_error(py, Kind::Plugin, e))
     }
 
     /// Replaces a plugin's config file and reloads plugins (they read it at start-up).

@@ -7,9 +7,8 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyModule, PyType};
 
-use crate::engine::LoadedPlugin;
+use crate::engine::HookError;
 use crate::error::EngineError;
-use crate::python::PyFailure;
 
 const ERRORS_MODULE: &str = "racetrack_plugins.errors";
 
@@ -99,26 +98,37 @@ pub(crate) fn engine_error(py: Python<'_>, kind: Kind, err: EngineError) -> PyEr
     }
 }
 
-/// The error a hook's exception becomes: `PluginHookError` naming the plugin, with
-/// the original exception as `__cause__`. `SystemExit` is wrapped too (a plugin must
-/// not end the host); `KeyboardInterrupt` and other non-`Exception`s pass through, as
-/// they are the user's, not the plugin's.
-pub(crate) fn hook_error(py: Python<'_>, plugin: &LoadedPlugin, hook: &str, err: PyErr) -> PyErr {
-    if !err.is_instance_of::<PyException>(py) && !err.is_instance_of::<PySystemExit>(py) {
-        return err;
+/// The error a hook's failure becomes: `PluginHookError` naming the plugin, with the
+/// original exception as `__cause__`. `SystemExit` is wrapped too (a plugin must not
+/// end the host); `KeyboardInterrupt` and other non-`Exception`s pass through, as they
+/// are the user's, not the plugin's.
+pub(crate) fn hook_error(py: Python<'_>, error: HookError) -> PyErr {
+    let message = error.to_string();
+    let HookError::Raised {
+        plugin,
+        hook,
+        failure,
+    } = error
+    else {
+        return new_error(py, Kind::Hook, message);
+    };
+    let original = failure.to_err(py);
+    if let Some(err) = &original {
+        if !err.is_instance_of::<PyException>(py) && !err.is_instance_of::<PySystemExit>(py) {
+            return err.clone_ref(py);
+        }
     }
-    let failure = PyFailure::from_err(py, &err);
     let message = format!(
         "plugin {} {}: hook {hook} raised {}",
-        plugin.name(),
-        plugin.version(),
+        plugin.name,
+        plugin.version,
         failure.summary()
     );
     let kwargs = PyDict::new(py);
     let filled = (|| -> PyResult<()> {
-        kwargs.set_item("plugin", plugin.name())?;
-        kwargs.set_item("version", plugin.version())?;
-        kwargs.set_item("hook", hook)?;
+        kwargs.set_item("plugin", &plugin.name)?;
+        kwargs.set_item("version", &plugin.version)?;
+        kwargs.set_item("hook", &hook)?;
         kwargs.set_item("traceback_text", &failure.traceback)?;
         Ok(())
     })();
@@ -126,6 +136,6 @@ pub(crate) fn hook_error(py: Python<'_>, plugin: &LoadedPlugin, hook: &str, err:
         return e;
     }
     let error = new_error_with(py, Kind::Hook, message, Some(&kwargs));
-    error.set_cause(py, Some(err));
+    error.set_cause(py, original);
     error
 }

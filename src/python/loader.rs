@@ -1,29 +1,17 @@
-use std::path::PathBuf;
+//! Importing one plugin's `plugin.py` (through `_support.py`) and forgetting it again.
 
 use pyo3::prelude::*;
 
 use super::value::ManifestView;
 use super::{support_module, PyFailure};
-use crate::manifest::PluginManifest;
-
-/// What the loader needs to import one plugin.
-#[derive(Debug, Clone)]
-pub struct LoadRequest {
-    /// Unique per load, so two versions (or a reload) never share a module object.
-    pub module_name: String,
-    pub plugin_dir: PathBuf,
-    pub manifest: PluginManifest,
-    pub config_path: PathBuf,
-    /// site-packages of the plugin's venv, if it has one.
-    pub site_dirs: Vec<PathBuf>,
-}
+use crate::engine::LoadRequest;
 
 /// Imports `plugin.py` and instantiates `Plugin`, with `plugin_manifest`, `plugin_dir`
 /// and `config_path` set on the class first. Any exception, `SystemExit` included,
 /// comes back as a [`PyFailure`].
 /// Returns the instance and warnings (packages of the plugin's venv that lose to
 /// modules the interpreter had already imported elsewhere).
-pub fn load_plugin(
+pub(crate) fn load_plugin(
     py: Python<'_>,
     request: &LoadRequest,
 ) -> Result<(Py<PyAny>, Vec<String>), PyFailure> {
@@ -51,7 +39,7 @@ pub fn load_plugin(
 }
 
 /// Forgets a plugin's module, so a deleted plugin's code can be collected.
-pub fn unload_module(py: Python<'_>, module_name: &str) {
+pub(crate) fn unload_module(py: Python<'_>, module_name: &str) {
     if let Ok(support) = support_module(py) {
         let _ = support.call_method1("unload_module", (module_name,));
     }

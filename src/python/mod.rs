@@ -1,16 +1,20 @@
-//! Everything that touches the interpreter: start-up, loading `plugin.py`, converting
-//! values and calling hooks. The rest of the crate sees Python only through this module.
+//! The in-process Python runtime: everything that touches the interpreter (start-up,
+//! loading `plugin.py`, converting values, calling hooks). It implements the engine's
+//! runtime interface ([`PythonRuntime`]); the rest of the crate sees Python only
+//! through that and the opaque values exported here ([`PyValue`], [`HookArgs`],
+//! [`PyFailure`]). It may not decide which plugins load or in what order: that is the
+//! engine's.
 
 mod failure;
 mod hook;
 mod loader;
+mod runtime;
 mod support;
 mod value;
 
 pub use failure::PyFailure;
-pub(crate) use hook::SharedKwargs;
 pub use hook::{CallPolicy, HookMethod};
-pub use loader::{load_plugin, unload_module, LoadRequest};
+pub use runtime::PythonRuntime;
 pub use value::{HookArgs, ManifestView, PyValue};
 
 pub(crate) use support::support_module;

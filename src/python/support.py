@@ -309,6 +309,18 @@ def unload_module(module_name):
                 sys.path.remove(site_dir)
 
 
+def forget_under(root):
+    """Forgets modules, ``sys.path`` entries and cached finders below ``root``: a
+    staging folder whose code was imported for a trial load and is about to move."""
+    root = os.path.realpath(str(root))
+    for name, module in list(sys.modules.items()):
+        if any(_is_under(p, root) for p in _module_files(module)):
+            del sys.modules[name]
+    sys.path[:] = [p for p in sys.path if not _is_under(p, root)]
+    for p in [p for p in sys.path_importer_cache if _is_under(p, root)]:
+        del sys.path_importer_cache[p]
+
+
 def call_policy(method):
     """How a hook takes arguments: (max positional or None, keyword names or None).
 

@@ -1,3 +1,8 @@
+//! Values crossing the seam: hook arguments ([`HookArgs`], Rust values or Python
+//! objects), hook results ([`PyValue`], live objects converted on demand) and the
+//! manifest plugins see (`self.plugin_manifest`).
+
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -144,6 +149,14 @@ enum Arg {
 pub struct HookArgs {
     positional: Vec<Arg>,
     keyword: Vec<(String, Arg)>,
+    /// A Python host's own argument tuple and keyword dict, passed on as they are;
+    /// the two lists above are then empty.
+    native: Option<Arc<NativeArgs>>,
+}
+
+struct NativeArgs {
+    args: Py<PyTuple>,
+    kwargs: Option<Py<PyDict>>,
 }
 
 impl fmt::Debug for HookArgs {
@@ -201,11 +214,29 @@ impl HookArgs {
         self
     }
 
+    /// A Python caller's arguments, passed to every plugin as they are (no conversion,
+    /// no copy).
+    pub fn from_python(args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> Self {
+        Self {
+            native: Some(Arc::new(NativeArgs {
+                args: args.clone().unbind(),
+                kwargs: kwargs.map(|k| k.clone().unbind()),
+            })),
+            ..Self::default()
+        }
+    }
+
     /// Builds the Python argument tuple and keyword dict.
     pub fn to_python<'py>(
         &self,
         py: Python<'py>,
     ) -> Result<(Bound<'py, PyTuple>, Option<Bound<'py, PyDict>>), PyFailure> {
+        if let Some(native) = &self.native {
+            return Ok((
+                native.args.bind(py).clone(),
+                native.kwargs.as_ref().map(|k| k.bind(py).clone()),
+            ));
+        }
         let run = || -> PyResult<_> {
             let mut items = Vec::with_capacity(self.positional.len());
             for Arg::Value(v) in &self.positional {
@@ -305,6 +336,37 @@ impl PyValue {
 }
 
 impl PyValue {
+    /// Merges a plain `dict` of `str` to `str` into `merged` (later values override),
+    /// the common result of `fatman_runtime_env_vars`, with no JSON detour. `false` for
+    /// anything else, having merged at most some entries (which the caller's slow path
+    /// then merges again with the same values).
+    pub fn merge_str_dict_into(&self, merged: &mut BTreeMap<String, String>) -> bool {
+        Python::attach(|py| {
+            let Ok(dict) = self.object.bind(py).cast_exact::<PyDict>() else {
+                return false;
+            };
+            for (k, v) in dict.iter() {
+                let (Ok(k), Ok(v)) = (k.cast_exact::<PyString>(), v.cast_exact::<PyString>())
+                else {
+                    return false;
+                };
+                let (Ok(k), Ok(v)) = (k.to_str(), v.to_str()) else {
+                    return false;
+                };
+                match merged.get_mut(k) {
+                    Some(existing) => {
+                        existing.clear();
+                        existing.push_str(v);
+                    }
+                    None => {
+                        merged.insert(k.to_owned(), v.to_owned());
+                    }
+                }
+            }
+            true
+        })
+    }
+
     /// The entries of a dict result with string keys, values kept as live objects.
     pub fn dict_items(&self) -> Result<Vec<(String, PyValue)>, String> {
         Python::attach(|py| {

@@ -1,0 +1,105 @@
+//! What the engine knows of one plugin: its identity ([`PluginRef`]), what an operator
+//! sees of it ([`PluginInfo`]) and, once its code runs, the live plugin
+//! ([`LoadedPlugin`]). Plain data; the runtime that runs the code is elsewhere.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::manifest::PluginManifest;
+use crate::python::PyValue;
+
+/// Which plugin a result or error came from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct PluginRef {
+    pub name: String,
+    pub version: String,
+}
+
+impl PluginRef {
+    /// `<name>-<version>`, the key of the plugin's files.
+    pub fn id(&self) -> String {
+        crate::manifest::plugin_id(&self.name, &self.version)
+    }
+}
+
+impl fmt::Display for PluginRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.name, self.version)
+    }
+}
+
+/// Whether a plugin is active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PluginStatus {
+    Loaded,
+    Failed,
+    /// Not meant for this host component (manifest `components`).
+    Skipped,
+}
+
+impl fmt::Display for PluginStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PluginStatus::Loaded => "loaded",
+            PluginStatus::Failed => "failed",
+            PluginStatus::Skipped => "skipped",
+        })
+    }
+}
+
+/// What an operator sees of one installed plugin.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginInfo {
+    pub name: String,
+    pub version: String,
+    pub priority: i64,
+    pub url: Option<String>,
+    pub category: Option<String>,
+    pub components: Vec<String>,
+    pub status: PluginStatus,
+    pub error: Option<String>,
+    pub zip_path: PathBuf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plugin_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_path: Option<PathBuf>,
+    pub venv: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    #[serde(skip)]
+    pub manifest: Option<PluginManifest>,
+}
+
+/// A plugin whose `Plugin` instance is alive.
+#[derive(Debug)]
+pub struct LoadedPlugin {
+    pub manifest: PluginManifest,
+    pub plugin_dir: PathBuf,
+    pub config_path: PathBuf,
+    pub zip_path: PathBuf,
+    /// The runtime's name for the plugin's code (the unique module name in Python).
+    pub module_name: String,
+    /// The `Plugin` instance, opaque to the engine.
+    pub instance: PyValue,
+    /// Shared by every result of this plugin, so a call allocates no names.
+    pub(crate) origin: Arc<PluginRef>,
+}
+
+impl LoadedPlugin {
+    pub fn name(&self) -> &str {
+        &self.manifest.name
+    }
+
+    pub fn version(&self) -> &str {
+        &self.manifest.version
+    }
+
+    /// Name and version, as results carry them.
+    pub fn origin(&self) -> &Arc<PluginRef> {
+        &self.origin
+    }
+}

@@ -1,0 +1,185 @@
+//! The in-process runtime: plugins run in this process's interpreter (embedded, or a
+//! Python host's own). Implements the engine's [`Runtime`] and [`Dispatcher`].
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use pyo3::prelude::*;
+use pyo3::types::PyString;
+
+use super::hook::{HookMethod, SharedKwargs};
+use super::loader::{self, unload_module};
+use super::{support_module, InterpreterInfo, PyFailure, PyValue};
+use crate::engine::{
+    CallTarget, Dispatcher, LoadRequest, LoadedCode, LoadedPlugin, OutcomeSink, Runtime,
+};
+use crate::python::HookArgs;
+
+/// Plugins in this process's interpreter.
+#[derive(Debug)]
+pub struct PythonRuntime {
+    interpreter: InterpreterInfo,
+}
+
+impl PythonRuntime {
+    /// Starts the interpreter if the process has none yet.
+    pub fn new() -> Result<Self, PyFailure> {
+        super::ensure_initialized();
+        Ok(Self {
+            interpreter: InterpreterInfo::current()?,
+        })
+    }
+}
+
+impl Runtime for PythonRuntime {
+    fn interpreter(&self) -> &InterpreterInfo {
+        &self.interpreter
+    }
+
+    fn load(&self, request: &LoadRequest) -> Result<LoadedCode, PyFailure> {
+        let (instance, warnings) = Python::attach(|py| loader::load_plugin(py, request))?;
+        Ok(LoadedCode {
+            instance: PyValue::new(instance),
+            warnings,
+        })
+    }
+
+    fn dispatcher(&self, plugins: &[Arc<LoadedPlugin>]) -> Box<dyn Dispatcher> {
+        Box::new(PythonDispatcher {
+            plugins: plugins.to_vec(),
+            hooks: RwLock::default(),
+        })
+    }
+
+    fn unload(&self, plugins: &[Arc<LoadedPlugin>]) {
+        if plugins.is_empty() {
+            return;
+        }
+        Python::attach(|py| {
+            for plugin in plugins {
+                unload_module(py, &plugin.module_name);
+            }
+        });
+    }
+
+    fn forget_under(&self, root: &Path) {
+        Python::attach(|py| {
+            let forgotten =
+                support_module(py).and_then(|m| m.call_method1("forget_under", (root,)));
+            if let Err(e) = forgotten {
+                tracing::warn!(
+                    root = %root.display(),
+                    "cannot forget modules imported from the staging area: {}",
+                    PyFailure::from_err(py, &e).summary()
+                );
+            }
+        });
+    }
+}
+
+/// One plugin's implementation of one hook.
+#[derive(Debug)]
+struct BoundHook {
+    plugin: Arc<LoadedPlugin>,
+    method: HookMethod,
+}
+
+/// Calls hooks on one loaded set, with the bound methods of each hook looked up (and
+/// their signatures read) once per set, not per call.
+#[derive(Debug)]
+struct PythonDispatcher {
+    plugins: Vec<Arc<LoadedPlugin>>,
+    hooks: RwLock<HashMap<String, Arc<[BoundHook]>>>,
+}
+
+impl PythonDispatcher {
+    /// Implementations of `hook`, in call order. An attribute lookup that raises marks
+    /// nothing: the plugin simply does not take part (and the failure is logged).
+    fn table(&self, py: Python<'_>, hook: &str) -> Arc<[BoundHook]> {
+        if let Ok(map) = self.hooks.read() {
+            if let Some(table) = map.get(hook) {
+                return table.clone();
+            }
+        }
+        let name = PyString::intern(py, hook);
+        let mut table = Vec::new();
+        for plugin in &self.plugins {
+            match HookMethod::resolve(py, plugin.instance.as_py(), &name) {
+                Ok(Some(method)) => table.push(BoundHook {
+                    plugin: plugin.clone(),
+                    method,
+                }),
+                Ok(None) => {}
+                Err(failure) => tracing::warn!(
+                    plugin = plugin.name(),
+                    version = plugin.version(),
+                    hook,
+                    "looking up the hook raised {}",
+                    failure.summary()
+                ),
+            }
+        }
+        let table: Arc<[BoundHook]> = table.into();
+        if let Ok(mut map) = self.hooks.write() {
+            map.entry(hook.to_string()).or_insert_with(|| table.clone());
+        }
+        table
+    }
+}
+
+impl Dispatcher for PythonDispatcher {
+    fn call(
+        &self,
+        hook: &str,
+        target: CallTarget<'_>,
+        args: &HookArgs,
+        fail_fast: bool,
+        each: &mut OutcomeSink<'_>,
+    ) -> Result<(), PyFailure> {
+        Python::attach(|py| {
+            let (args, kwargs) = args.to_python(py)?;
+            let table = self.table(py, hook);
+            let mut shared_kwargs = SharedKwargs::new(kwargs.as_ref());
+            for bound in table.iter() {
+                let plugin = &bound.plugin;
+                if let CallTarget::One(only) = target {
+                    if !std::ptr::eq(Arc::as_ptr(plugin), only) {
+                        continue;
+                    }
+                }
+                let span = tracing::debug_span!(
+                    "hook",
+                    hook,
+                    plugin = plugin.name(),
+                    version = plugin.version()
+                );
+                let _entered = span.enter();
+                let started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
+                let result =
+                    bound
+                        .method
+                        .call_shared(py, &args, &mut shared_kwargs, plugin.name(), hook);
+                if let Some(started) = started {
+                    tracing::debug!(
+                        elapsed_us = started.elapsed().as_secs_f64() * 1e6,
+                        ok = result.is_ok(),
+                        "hook called"
+                    );
+                }
+                let failed = result.is_err();
+                each(
+                    plugin,
+                    result
+                        .map(|value| PyValue::new(value.unbind()))
+                        .map_err(|err| PyFailure::from_err(py, &err)),
+                );
+                if failed && fail_fast {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }
+}
