@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 
@@ -11,8 +12,17 @@ import pytest
 from conftest import REPO
 
 
-@pytest.mark.skipif(importlib.util.find_spec("mypy") is None, reason="mypy is not installed")
+def require_mypy() -> None:
+    """Skips without mypy; under CI (`CI` set) a missing mypy is a failure instead."""
+    if importlib.util.find_spec("mypy") is not None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail("mypy is not installed, and CI is set (scripts/dev-venv.sh installs it)")
+    pytest.skip("mypy is not installed")
+
+
 def test_example_host_passes_mypy_strict() -> None:
+    require_mypy()
     proc = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "examples/python_host/host.py"],
         cwd=REPO,
@@ -23,8 +33,8 @@ def test_example_host_passes_mypy_strict() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-@pytest.mark.skipif(importlib.util.find_spec("mypy") is None, reason="mypy is not installed")
 def test_package_passes_mypy_strict() -> None:
+    require_mypy()
     proc = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "-p", "racetrack_plugins"],
         cwd=REPO / "examples",
