@@ -16,8 +16,10 @@ export PATH="$PATH:$VENV/bin"
 
 echo "== cargo fmt --check"
 cargo fmt --check
-echo "== cargo clippy"
-cargo clippy --all-targets --quiet -- -D warnings
+echo "== cargo clippy (every feature, so the Python module is linted too)"
+cargo clippy --all-targets --all-features --quiet -- -D warnings
+echo "== cargo check --no-default-features --lib (a Rust host without the front ends)"
+cargo check --no-default-features --lib --quiet
 echo "== cargo test"
 cargo test --all-targets
 echo "== python tests"

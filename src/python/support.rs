@@ -2,7 +2,9 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyModule;
 
-const SUPPORT_SOURCE: &str = include_str!("support.py");
+// The file lives in the Python package (type-checked and unit-tested there); Rust
+// hosts, which have no package, get it compiled in.
+const SUPPORT_SOURCE: &str = include_str!("../../python/racetrack_plugins/_support.py");
 
 static SUPPORT: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 

@@ -1,9 +1,15 @@
-"""Python half of the plugin loader, embedded into the engine.
+"""Python half of the in-process runtime: loading plugins, reading hook signatures,
+formatting failures, JSON views of results.
 
-Runs inside whichever interpreter hosts the engine (embedded or a Python host).
-Import mechanics are easier to get right in Python than through the C API, and
-this file keeps them in one place.
+The engine embeds this file (``include_str!``) and runs it inside whichever
+interpreter hosts it, embedded in a Rust program or a Python host's own; it is
+also an ordinary module of the package, so it is type-checked and unit-tested
+directly. Import mechanics are easier to get right in Python than through the C
+API, and this file keeps them in one place. It must not import the rest of the
+package (a Rust host has no package) nor anything beyond the standard library.
 """
+
+from __future__ import annotations
 
 import builtins
 import importlib.machinery
@@ -15,19 +21,38 @@ import site
 import sys
 import threading
 import traceback
+from types import ModuleType, TracebackType
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    FrozenSet,
+    Iterable,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+    Union,
+)
+
+#: ``call_policy``'s answer: (positional parameters or None, keyword names or None).
+CallPolicy = Tuple[Optional[int], Optional[Tuple[str, ...]]]
+_StrPath = Union[str, "os.PathLike[str]"]
 
 _real_import = builtins.__import__
 # Loading a plugin's own module briefly registers it in sys.modules (as any import
 # does); one lock keeps two such loads from seeing each other's modules.
 _LOCAL_IMPORT_LOCK = threading.RLock()
-_MISSING = object()
+_MISSING: Any = object()
 
 
 class PluginLoadError(Exception):
     """A plugin's code imported but does not satisfy the plugin contract."""
 
 
-class RecordView(dict):
+class RecordView(Dict[str, Any]):
     """A dict that also offers attribute access (``manifest.name``).
 
     Racetrack hands pydantic models to hooks; plugins read them as attributes,
@@ -36,25 +61,26 @@ class RecordView(dict):
 
     __slots__ = ()
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         try:
             return self[name]
         except KeyError:
             raise AttributeError(name) from None
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: Any) -> None:
         self[name] = value
 
-    def dict(self):
-        return _plain(self)
+    def dict(self) -> Dict[str, Any]:
+        plain: Dict[str, Any] = _plain(self)
+        return plain
 
     model_dump = dict
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"RecordView({dict.__repr__(self)})"
 
 
-def _plain(value):
+def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -62,24 +88,24 @@ def _plain(value):
     return value
 
 
-def _is_under(path, root):
+def _is_under(path: _StrPath, root: str) -> bool:
     try:
         return os.path.commonpath([os.path.realpath(path), root]) == root
     except ValueError:
         return False
 
 
-def _module_files(module):
+def _module_files(module: Any) -> List[str]:
     file = getattr(module, "__file__", None)
     if file:
-        return [file]
-    return list(getattr(module, "__path__", None) or [])
+        return [str(file)]
+    return [str(p) for p in getattr(module, "__path__", None) or []]
 
 
-def _local_top_names(plugin_dir):
+def _local_top_names(plugin_dir: str) -> Set[str]:
     """Names a plugin's sibling modules would be imported under."""
     suffixes = tuple(importlib.machinery.all_suffixes())
-    names = set()
+    names: Set[str] = set()
     for entry in os.scandir(plugin_dir):
         if entry.is_file() and entry.name.endswith(suffixes):
             names.add(entry.name.partition(".")[0])
@@ -99,14 +125,21 @@ class PrivateImporter:
     (set before the module's code runs, since functions capture their builtins).
     """
 
-    def __init__(self, plugin_dir, local_names):
+    def __init__(self, plugin_dir: str, local_names: Iterable[str]) -> None:
         self.plugin_dir = plugin_dir
-        self.local_names = frozenset(local_names)
-        self.modules = {}
-        self.builtins = dict(builtins.__dict__)
+        self.local_names: FrozenSet[str] = frozenset(local_names)
+        self.modules: Dict[str, ModuleType] = {}
+        self.builtins: Dict[str, Any] = dict(builtins.__dict__)
         self.builtins["__import__"] = self
 
-    def __call__(self, name, globals=None, locals=None, fromlist=(), level=0):
+    def __call__(
+        self,
+        name: str,
+        globals: Optional[Mapping[str, Any]] = None,
+        locals: Optional[Mapping[str, Any]] = None,
+        fromlist: Sequence[str] = (),
+        level: int = 0,
+    ) -> ModuleType:
         if level:
             package = (globals or {}).get("__package__") or ""
             if package.partition(".")[0] not in self.local_names:
@@ -127,7 +160,7 @@ class PrivateImporter:
                         pass
         return module
 
-    def get(self, name):
+    def get(self, name: str) -> ModuleType:
         module = self.modules.get(name)
         if module is not None:
             return module
@@ -135,8 +168,10 @@ class PrivateImporter:
             module = self.modules.get(name)
             return module if module is not None else self._load(name)
 
-    def _load(self, name):
+    def _load(self, name: str) -> ModuleType:
         parent_name, _, child = name.rpartition(".")
+        parent: Optional[ModuleType]
+        search: Optional[Sequence[str]]
         if parent_name:
             parent = self.get(parent_name)
             search = getattr(parent, "__path__", None)
@@ -174,10 +209,16 @@ class PrivateImporter:
 
 # site dir -> module names of the loaded plugins using it; a dir leaves sys.path when
 # the last of them is unloaded.
-_SITE_DIR_USERS = {}
+_SITE_DIR_USERS: Dict[str, Set[str]] = {}
 
 
-def load_plugin(module_name, plugin_dir, manifest, config_path, site_dirs):
+def load_plugin(
+    module_name: str,
+    plugin_dir: _StrPath,
+    manifest: object,
+    config_path: _StrPath,
+    site_dirs: Iterable[_StrPath],
+) -> Tuple[object, List[str]]:
     """Imports ``plugin.py`` of ``plugin_dir`` and instantiates its ``Plugin``.
 
     Returns ``(instance, warnings)``. Sibling modules are private to the plugin
@@ -188,7 +229,7 @@ def load_plugin(module_name, plugin_dir, manifest, config_path, site_dirs):
     so hooks can import lazily.
     """
     # Already absolute and resolved: the engine canonicalises the plugins directory.
-    plugin_dir = str(plugin_dir)
+    plugin_dir = os.fspath(plugin_dir)
     plugin_py = os.path.join(plugin_dir, "plugin.py")
     if not os.path.isfile(plugin_py):
         raise PluginLoadError("the bundle has no plugin.py at its root")
@@ -197,14 +238,14 @@ def load_plugin(module_name, plugin_dir, manifest, config_path, site_dirs):
     # its own cached finder can be stale (invalidate_caches() would touch them all).
     sys.path_importer_cache.pop(plugin_dir, None)
     saved_path = list(sys.path)
-    site_dirs = [os.path.realpath(str(d)) for d in site_dirs]
-    stale = _already_imported_elsewhere(site_dirs)
+    site_list = [os.path.realpath(os.fspath(d)) for d in site_dirs]
+    stale = _already_imported_elsewhere(site_list)
     local_names = _local_top_names(plugin_dir)
     # Without sibling .py files or folders nothing local can be imported: no diff.
     before = set(sys.modules) if local_names else None
-    added = []
+    added: List[str] = []
     try:
-        for site_dir in site_dirs:
+        for site_dir in site_list:
             site.addsitedir(site_dir)
         added = [p for p in sys.path if p not in saved_path]
         sys.path[:] = [plugin_dir] + added + saved_path
@@ -225,35 +266,37 @@ def load_plugin(module_name, plugin_dir, manifest, config_path, site_dirs):
                 raise PluginLoadError(
                     f"`Plugin` in plugin.py is a {type(cls).__name__}, not a class"
                 )
-            cls.plugin_manifest = manifest
-            cls.plugin_dir = pathlib.Path(plugin_dir)
-            cls.config_path = pathlib.Path(str(config_path))
-            instance = cls()
+            # On the class, before instantiation: plugins read them in __init__.
+            plugin_cls: Any = cls
+            plugin_cls.plugin_manifest = manifest
+            plugin_cls.plugin_dir = pathlib.Path(plugin_dir)
+            plugin_cls.config_path = pathlib.Path(os.fspath(config_path))
+            instance: object = plugin_cls()
         except BaseException:
             sys.modules.pop(module_name, None)
             raise
-        for site_dir in site_dirs:
+        for site_dir in site_list:
             _SITE_DIR_USERS.setdefault(site_dir, set()).add(module_name)
         return instance, stale
     finally:
         for name in set(sys.modules) - before if before is not None else ():
             if name == module_name:
                 continue
-            module = sys.modules.get(name)
-            if any(_is_under(f, plugin_dir) for f in _module_files(module)):
+            leftover = sys.modules.get(name)
+            if any(_is_under(f, plugin_dir) for f in _module_files(leftover)):
                 del sys.modules[name]
         # Site dirs (and what their .pth files added) stay after a successful load; a
         # site dir leaves again with the last plugin using it (unload_module), paths its
         # .pth files added stay for the life of the process.
-        in_use = any(d in _SITE_DIR_USERS for d in site_dirs)
+        in_use = any(d in _SITE_DIR_USERS for d in site_list)
         kept = [p for p in added if in_use and p not in saved_path and p != plugin_dir]
         sys.path[:] = saved_path + kept
 
 
-def _already_imported_elsewhere(site_dirs):
+def _already_imported_elsewhere(site_dirs: Sequence[str]) -> List[str]:
     """Warnings for packages of these venvs that the interpreter already imported
     from somewhere else at another version: the plugin gets that one, until restart."""
-    warnings = []
+    warnings: List[str] = []
     if not site_dirs:
         return warnings
     import importlib.metadata as metadata
@@ -282,15 +325,15 @@ def _already_imported_elsewhere(site_dirs):
     return warnings
 
 
-def _norm(name):
+def _norm(name: str) -> str:
     return "-".join(name.replace("_", "-").replace(".", "-").lower().split("-"))
 
 
-def _top_level_names(dist):
+def _top_level_names(dist: Any) -> Set[str]:
     text = dist.read_text("top_level.txt")
     if text:
         return {line.strip() for line in text.splitlines() if line.strip()}
-    names = set()
+    names: Set[str] = set()
     for path in dist.files or ():
         first = path.parts[0] if path.parts else ""
         if first.endswith((".dist-info", ".egg-info", ".pth")) or first in ("..", "__pycache__", "bin"):
@@ -299,7 +342,7 @@ def _top_level_names(dist):
     return names
 
 
-def unload_module(module_name):
+def unload_module(module_name: str) -> None:
     sys.modules.pop(module_name, None)
     for site_dir, users in list(_SITE_DIR_USERS.items()):
         users.discard(module_name)
@@ -309,19 +352,19 @@ def unload_module(module_name):
                 sys.path.remove(site_dir)
 
 
-def forget_under(root):
+def forget_under(root: _StrPath) -> None:
     """Forgets modules, ``sys.path`` entries and cached finders below ``root``: a
     staging folder whose code was imported for a trial load and is about to move."""
-    root = os.path.realpath(str(root))
+    real_root = os.path.realpath(os.fspath(root))
     for name, module in list(sys.modules.items()):
-        if any(_is_under(p, root) for p in _module_files(module)):
+        if any(_is_under(p, real_root) for p in _module_files(module)):
             del sys.modules[name]
-    sys.path[:] = [p for p in sys.path if not _is_under(p, root)]
-    for p in [p for p in sys.path_importer_cache if _is_under(p, root)]:
+    sys.path[:] = [p for p in sys.path if not _is_under(p, real_root)]
+    for p in [p for p in sys.path_importer_cache if _is_under(p, real_root)]:
         del sys.path_importer_cache[p]
 
 
-def call_policy(method):
+def call_policy(method: Callable[..., Any]) -> CallPolicy:
     """How a hook takes arguments: (max positional or None, keyword names or None).
 
     None means "anything goes" (``*args`` / ``**kwargs`` or no signature).
@@ -330,8 +373,8 @@ def call_policy(method):
         signature = inspect.signature(method)
     except (TypeError, ValueError):
         return (None, None)
-    max_positional = 0
-    keywords = []
+    max_positional: Optional[int] = 0
+    keywords: Optional[List[str]] = []
     for param in signature.parameters.values():
         if param.kind is param.VAR_POSITIONAL:
             max_positional = None
@@ -346,12 +389,12 @@ def call_policy(method):
     return (max_positional, None if keywords is None else tuple(keywords))
 
 
-def _is_internal(frame):
+def _is_internal(frame: traceback.FrameSummary) -> bool:
     # This loader's own frames and importlib's say nothing about the plugin.
     return frame.filename == __file__ or frame.filename.startswith("<frozen importlib")
 
 
-def format_exception(exc, tb=None):
+def format_exception(exc: BaseException, tb: Optional[TracebackType] = None) -> str:
     report = traceback.TracebackException(type(exc), exc, tb or exc.__traceback__)
     kept = [frame for frame in report.stack if not _is_internal(frame)]
     if kept:
@@ -359,7 +402,7 @@ def format_exception(exc, tb=None):
     return "".join(report.format())
 
 
-def to_jsonable(value, _depth=0):
+def to_jsonable(value: Any, _depth: int = 0) -> Any:
     """Best-effort JSON view of a hook result, for the CLI and Rust callers."""
     if _depth > 64:
         return repr(value)
@@ -387,9 +430,10 @@ def to_jsonable(value, _depth=0):
     return repr(value)
 
 
-def interpreter_info():
+def interpreter_info() -> Tuple[Tuple[int, int, int], str, str, str, str]:
+    major, minor, micro = sys.version_info[:3]
     return (
-        tuple(sys.version_info[:3]),
+        (major, minor, micro),
         sys.version,
         sys.prefix,
         sys.base_prefix,
