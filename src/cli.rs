@@ -12,6 +12,7 @@ use crate::bundle::{self, BundleOptions};
 use crate::bundle_cli::{run_bundle, BundleArgs};
 use crate::deps::Installer;
 use crate::engine::{PluginEngine, PluginInfo, PluginStatus};
+use crate::error::{report, LoadError};
 use crate::python::HookArgs;
 use crate::types::{FatmanDto, GitDefinition, Manifest};
 
@@ -198,7 +199,7 @@ fn dispatch(cli: &Cli, engine: &PluginEngine) -> Result<(), u8> {
                 .unwrap_or_default();
             let manifest = engine
                 .upload_plugin(&filename, &data, *replace)
-                .map_err(fail)?;
+                .map_err(|e| fail(report(&e)))?;
             println!("Installed plugin {} {}", manifest.name, manifest.version);
             Ok(())
         }
@@ -274,7 +275,13 @@ fn dispatch(cli: &Cli, engine: &PluginEngine) -> Result<(), u8> {
                 }
             }
             match rebuilt.iter().find(|p| p.status == PluginStatus::Failed) {
-                Some(failed) => Err(fail(failed.error.clone().unwrap_or_default())),
+                Some(failed) => Err(fail(
+                    failed
+                        .error
+                        .as_ref()
+                        .map(LoadError::report)
+                        .unwrap_or_default(),
+                )),
                 None => Ok(()),
             }
         }
@@ -373,26 +380,9 @@ fn call(
     }
 }
 
+/// The rows of `list --json`: `PluginInfo`'s one serialised shape.
 fn list_json(plugins: &[PluginInfo]) -> serde_json::Value {
-    serde_json::Value::Array(
-        plugins
-            .iter()
-            .map(|p| {
-                json!({
-                    "name": p.name,
-                    "version": p.version,
-                    "priority": p.priority,
-                    "url": p.url,
-                    "category": p.category,
-                    "components": p.components,
-                    "status": p.status,
-                    "error": p.error,
-                    "venv": p.venv,
-                    "warnings": p.warnings,
-                })
-            })
-            .collect(),
-    )
+    serde_json::to_value(plugins).unwrap_or_default()
 }
 
 fn print_json(value: &serde_json::Value) {
@@ -424,7 +414,7 @@ fn print_table(plugins: &[PluginInfo]) {
             p.status.to_string()
         );
         if let Some(error) = &p.error {
-            for line in error.lines() {
+            for line in error.report().lines() {
                 println!("    {line}");
             }
         }

@@ -26,7 +26,7 @@ pub use engine::{
     CallMode, EngineBuilder, EngineOptions, HookError, HookOutput, JobType, LoadedPlugin,
     PluginEngine, PluginInfo, PluginObject, PluginRef, PluginStatus,
 };
-pub use error::EngineError;
+pub use error::{EngineError, LoadError, LoadErrorKind};
 pub use manifest::PluginManifest;
 pub use python::{HookArgs, PyFailure, PyValue};
 pub use types::{FatmanDto, GitDefinition, Manifest};

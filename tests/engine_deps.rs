@@ -342,7 +342,9 @@ fn missing_package_fails_only_its_plugin(installer: Installer) {
     let infos = engine.plugins();
     let broken = info(&infos, "broken");
     assert_eq!(broken.status, PluginStatus::Failed);
-    let error = broken.error.as_deref().expect("an error");
+    let error = broken.error.as_ref().expect("an error");
+    assert_eq!(error.kind(), racetrack_plugins::LoadErrorKind::Deps);
+    let error = error.report();
     eprintln!("{installer}: the broken plugin's error reads:\n{error}");
     assert!(
         error.contains(&format!(

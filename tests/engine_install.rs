@@ -90,12 +90,21 @@ fn failed_upload_leaves_previous_version_active() {
     let err = engine
         .upload_plugin("tool-1.0.0.zip", &broken.zip_bytes(), true)
         .unwrap_err();
-    let text = err.to_string();
-    assert!(matches!(err, EngineError::UploadRejected { .. }));
+    // The message says what was refused; the cause follows in the report (the
+    // error's source chain), once.
+    let text = err.report();
+    match &err {
+        EngineError::UploadRejected { error, .. } => {
+            assert_eq!(error.kind(), racetrack_plugins::LoadErrorKind::Import);
+            assert!(!err.to_string().contains("broken build"), "{err}");
+        }
+        other => panic!("expected an upload rejection, got {other:?}"),
+    }
     assert!(
         text.contains("tool-1.0.0.zip") && text.contains("RuntimeError: broken build"),
         "{text}"
     );
+    assert_eq!(text.matches("nothing was installed").count(), 1, "{text}");
     assert_eq!(fs::read(dir.join("tool-1.0.0.zip")).unwrap(), zip_before);
     assert_eq!(versions(&engine), vec!["1.0.0"]);
     assert_eq!(
@@ -220,13 +229,9 @@ fn one_zip_per_plugin_version() {
         .iter()
         .find(|p| p.zip_path.ends_with("a-copy.zip"))
         .unwrap();
-    assert!(
-        dup.error
-            .as_deref()
-            .unwrap_or("")
-            .contains("already installed from"),
-        "{dup:?}"
-    );
+    let error = dup.error.as_ref().expect("the copy failed");
+    assert_eq!(error.kind(), racetrack_plugins::LoadErrorKind::Duplicate);
+    assert!(error.report().contains("already installed from"), "{dup:?}");
 
     // An upload of that version leaves one zip for it.
     engine

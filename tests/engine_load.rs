@@ -6,7 +6,7 @@ use std::fs;
 
 use common::*;
 use racetrack_plugins::archive::ExtractLimits;
-use racetrack_plugins::{HookArgs, PluginEngine, PluginStatus};
+use racetrack_plugins::{HookArgs, LoadError, LoadErrorKind, PluginEngine, PluginStatus};
 
 #[test]
 fn layout_config_and_change_marker() {
@@ -147,8 +147,18 @@ fn bad_plugins_fail_alone_with_clear_reasons() {
     let error_of = |name: &str| {
         let i = info(&infos, name);
         assert_eq!(i.status, PluginStatus::Failed, "{name}: {i:#?}");
-        i.error.clone().expect("failed plugins carry a reason")
+        i.error
+            .as_ref()
+            .expect("failed plugins carry a reason")
+            .report()
     };
+    let kind_of = |name: &str| info(&infos, name).error.as_ref().map(LoadError::kind);
+    assert_eq!(kind_of("no-class"), Some(LoadErrorKind::Import));
+    assert_eq!(kind_of("import-error"), Some(LoadErrorKind::Import));
+    assert_eq!(kind_of("unknown-field"), Some(LoadErrorKind::Manifest));
+    assert_eq!(kind_of("no"), Some(LoadErrorKind::Manifest));
+    assert_eq!(kind_of("bad"), Some(LoadErrorKind::Manifest));
+    assert_eq!(kind_of("garbage"), Some(LoadErrorKind::Archive));
     assert!(error_of("no-class").contains("no class `Plugin`"));
     let e = error_of("import-error");
     assert!(
@@ -255,7 +265,14 @@ fn unsafe_zip_entries_are_refused() {
         .build()
         .unwrap();
     let infos = engine.plugins();
-    let err = |n: &str| info(&infos, n).error.clone().unwrap_or_default();
+    let err = |n: &str| {
+        let error = info(&infos, n)
+            .error
+            .as_ref()
+            .expect("a failed plugin's error");
+        assert_eq!(error.kind(), LoadErrorKind::Archive, "{n}: {error:?}");
+        error.report()
+    };
     assert!(
         err("escape").contains("outside the plugin folder"),
         "{}",
@@ -280,7 +297,8 @@ fn unsafe_zip_entries_are_refused() {
         .unwrap();
     assert!(info(&engine.plugins(), "bomb")
         .error
-        .clone()
+        .as_ref()
+        .map(LoadError::report)
         .unwrap_or_default()
         .contains("ratio"));
 }
@@ -445,7 +463,7 @@ fn components_skip_plugins_meant_elsewhere() {
         .unwrap();
     let infos = engine.plugins();
     assert_eq!(info(&infos, "builder-only").status, PluginStatus::Skipped);
-    assert_eq!(info(&infos, "builder-only").error, None);
+    assert!(info(&infos, "builder-only").error.is_none());
     assert_eq!(info(&infos, "lifecycle-too").status, PluginStatus::Loaded);
     assert_eq!(info(&infos, "everywhere").status, PluginStatus::Loaded);
     // Without a component, everything loads (and the raising one fails).

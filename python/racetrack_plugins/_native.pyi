@@ -18,7 +18,12 @@ __version__: str
 _StrPath = Union[str, "os.PathLike[str]"]
 #: A hook: its name, or a function named like it (``PluginCore.fatman_job_types``).
 _Hook = Union[str, Callable[..., Any]]
-#: One row of ``PluginEngine.plugins_status()``.
+#: One row of ``PluginEngine.plugins_status()``, the same as a row of
+#: ``racetrack-plugin list --json``: name, version, priority, url, category,
+#: components, status (``loaded``/``failed``/``skipped``), error (the full reason or
+#: None), error_kind (``manifest``, ``duplicate``, ``archive``, ``deps``, ``timeout``,
+#: ``config``, ``import`` or None), venv, warnings, zip_path, plugin_dir, config_path
+#: (paths as str).
 _StatusRow = Dict[str, Any]
 
 @final

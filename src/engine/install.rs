@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::load::{import_staged, StagedPlugin};
 use super::{PluginEngine, PluginRef};
 use crate::archive;
-use crate::error::EngineError;
+use crate::error::{EngineError, LoadError};
 use crate::manifest::PluginManifest;
 use crate::store::remove_if_exists;
 
@@ -128,10 +128,10 @@ impl PluginEngine {
             fs::write(&scratch, "").map_err(EngineError::io(&scratch))?;
             scratch
         };
-        let rejected = |reason: String| EngineError::UploadRejected {
+        let rejected = |error: LoadError| EngineError::UploadRejected {
             filename: filename.to_string(),
             plugin: format!("{} {}", manifest.name, manifest.version),
-            reason,
+            error: Box::new(error),
         };
         let runtime = &*self.inner.runtime;
         let (plugin, _venv, _warnings) = import_staged(

@@ -200,7 +200,7 @@ fn find_loaded<'s>(
         .iter()
         .find(|p| p.name == name)
         .map(|p| match &p.error {
-            Some(error) => format!("it is installed but {}: {error}", p.status),
+            Some(error) => format!("it is installed but {}: {}", p.status, error.report()),
             None => format!("it is installed but {}", p.status),
         })
         .unwrap_or_default();

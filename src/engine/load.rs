@@ -14,6 +14,7 @@ use super::set::PluginSet;
 use super::EngineOptions;
 use crate::archive;
 use crate::deps::{self, Distribution, RunningPython};
+use crate::error::LoadError;
 use crate::manifest::{plugin_id, PluginManifest};
 use crate::store::PluginsDir;
 
@@ -22,7 +23,7 @@ static LOAD_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// A plugin zip with its manifest read (or the reason it could not be).
 struct Candidate {
     zip_path: PathBuf,
-    manifest: Result<PluginManifest, String>,
+    manifest: Result<PluginManifest, LoadError>,
 }
 
 /// Loads every plugin of the directory. Never fails as a whole: per-plugin problems
@@ -57,10 +58,10 @@ fn read_candidates(dir: &PluginsDir) -> Vec<Candidate> {
             return Vec::new();
         }
     };
-    let read: Vec<(PathBuf, Result<PluginManifest, String>)> = zips
+    let read: Vec<(PathBuf, Result<PluginManifest, LoadError>)> = zips
         .into_iter()
         .map(|zip_path| {
-            let manifest = archive::read_manifest(&zip_path).map_err(|e| e.to_string());
+            let manifest = archive::read_manifest(&zip_path).map_err(LoadError::reading_manifest);
             (zip_path, manifest)
         })
         .collect();
@@ -81,13 +82,12 @@ fn read_candidates(dir: &PluginsDir) -> Vec<Candidate> {
     read.into_iter()
         .map(|(zip_path, manifest)| {
             let manifest = manifest.and_then(|m| match winner.get(&m.id()) {
-                Some(first) if *first != zip_path => Err(format!(
-                    "{}: plugin {} {} is already installed from {}; delete one of them",
-                    zip_path.display(),
-                    m.name,
-                    m.version,
-                    first.display()
-                )),
+                Some(first) if *first != zip_path => Err(LoadError::Duplicate {
+                    zip: zip_path.clone(),
+                    name: m.name,
+                    version: m.version,
+                    first: first.clone(),
+                }),
                 _ => Ok(m),
             });
             Candidate { zip_path, manifest }
@@ -141,7 +141,7 @@ pub(crate) fn name_version_from_file(zip_path: &Path) -> (String, String) {
     }
 }
 
-fn failed_info(zip_path: &Path, error: String) -> PluginInfo {
+fn failed_info(zip_path: &Path, error: LoadError) -> PluginInfo {
     let (name, version) = name_version_from_file(zip_path);
     PluginInfo {
         name,
@@ -195,7 +195,7 @@ fn load_one(
     let manifest = match candidate.manifest {
         Ok(m) => m,
         Err(error) => {
-            tracing::error!(zip = %candidate.zip_path.display(), "plugin failed: {error}");
+            tracing::error!(zip = %candidate.zip_path.display(), "plugin failed: {}", error.report());
             return (failed_info(&candidate.zip_path, error), None, None);
         }
     };
@@ -234,7 +234,7 @@ fn load_one(
             (info, Some(Arc::new(plugin)), dists)
         }
         Err(error) => {
-            tracing::error!(elapsed_ms, "plugin failed: {error}");
+            tracing::error!(elapsed_ms, "plugin failed: {}", error.report());
             info.status = PluginStatus::Failed;
             info.error = Some(error);
             (info, None, None)
@@ -258,16 +258,19 @@ fn prepare_and_import(
     manifest: &PluginManifest,
     zip_path: &Path,
     staged: &StagedPlugin,
-) -> Result<Imported, String> {
+) -> Result<Imported, LoadError> {
     let extracted = dir
         .ensure_extracted(&staged.id, zip_path, &opts.limits)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| LoadError::Archive(Arc::new(e)))?;
     if extracted {
         tracing::debug!(dir = %staged.plugin_dir.display(), "extracted");
     }
     let config_path = dir
         .ensure_config(&staged.id)
-        .map_err(|e| format!("cannot create its config file: {e}"))?;
+        .map_err(|e| LoadError::Config {
+            path: dir.config_path(&staged.id),
+            source: Arc::new(e),
+        })?;
     import_staged(opts, runtime, manifest, zip_path, staged, config_path)
 }
 
@@ -282,7 +285,7 @@ pub(crate) fn import_staged(
     zip_path: &Path,
     staged: &StagedPlugin,
     config_path: PathBuf,
-) -> Result<Imported, String> {
+) -> Result<Imported, LoadError> {
     let requirements = staged.plugin_dir.join("requirements.txt");
     let venv = if requirements.is_file() {
         let running: RunningPython = runtime.interpreter().running_python();
@@ -294,7 +297,7 @@ pub(crate) fn import_staged(
             &running,
             &opts.deps,
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(LoadError::deps)?;
         Some(venv)
     } else {
         None
@@ -311,7 +314,10 @@ pub(crate) fn import_staged(
     };
     let code = runtime
         .load(&request)
-        .map_err(|failure| failure.to_string())?;
+        .map_err(|failure| LoadError::Import {
+            plugin_py: staged.plugin_dir.join("plugin.py"),
+            failure: Box::new(failure),
+        })?;
     let warnings = code.warnings;
     for warning in &warnings {
         tracing::warn!(plugin = %manifest.name, version = %manifest.version, "{warning}");

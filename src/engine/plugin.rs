@@ -3,11 +3,12 @@
 //! ([`LoadedPlugin`]). Plain data; the runtime that runs the code is elsewhere.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
+use crate::error::{LoadError, LoadErrorKind};
 use crate::manifest::PluginManifest;
 use crate::python::PyValue;
 
@@ -52,7 +53,7 @@ impl fmt::Display for PluginStatus {
 }
 
 /// What an operator sees of one installed plugin.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct PluginInfo {
     pub name: String,
     pub version: String,
@@ -61,17 +62,56 @@ pub struct PluginInfo {
     pub category: Option<String>,
     pub components: Vec<String>,
     pub status: PluginStatus,
-    pub error: Option<String>,
+    /// Why it failed (`status` is `Failed`).
+    pub error: Option<LoadError>,
     pub zip_path: PathBuf,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub plugin_dir: Option<PathBuf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub config_path: Option<PathBuf>,
     pub venv: Option<PathBuf>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
-    #[serde(skip)]
     pub manifest: Option<PluginManifest>,
+}
+
+/// The one shape of a plugin's status, for `list --json` and the Python
+/// `plugins_status()`: every key always present, the error as its full report
+/// with its `error_kind` beside it.
+impl Serialize for PluginInfo {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Row<'a> {
+            name: &'a str,
+            version: &'a str,
+            priority: i64,
+            url: &'a Option<String>,
+            category: &'a Option<String>,
+            components: &'a [String],
+            status: PluginStatus,
+            error: &'a Option<LoadError>,
+            error_kind: Option<LoadErrorKind>,
+            venv: &'a Option<PathBuf>,
+            warnings: &'a [String],
+            zip_path: &'a Path,
+            plugin_dir: &'a Option<PathBuf>,
+            config_path: &'a Option<PathBuf>,
+        }
+        Row {
+            name: &self.name,
+            version: &self.version,
+            priority: self.priority,
+            url: &self.url,
+            category: &self.category,
+            components: &self.components,
+            status: self.status,
+            error: &self.error,
+            error_kind: self.error.as_ref().map(LoadError::kind),
+            venv: &self.venv,
+            warnings: &self.warnings,
+            zip_path: &self.zip_path,
+            plugin_dir: &self.plugin_dir,
+            config_path: &self.config_path,
+        }
+        .serialize(serializer)
+    }
 }
 
 /// A plugin whose `Plugin` instance is alive.

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::PyDict;
 
 use crate::engine::{LoadedPlugin, PluginInfo, PluginStatus};
 use crate::python::ManifestView;
@@ -58,22 +58,8 @@ impl PluginData {
     }
 }
 
-/// One row of `plugins_status()`: the same keys as `racetrack-plugin list --json`, plus
-/// the plugin's paths.
+/// One row of `plugins_status()`: `PluginInfo`'s one serialised shape, the same as a
+/// row of `racetrack-plugin list --json`.
 pub(crate) fn status_dict<'py>(py: Python<'py>, info: &PluginInfo) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    d.set_item("name", &info.name)?;
-    d.set_item("version", &info.version)?;
-    d.set_item("priority", info.priority)?;
-    d.set_item("url", &info.url)?;
-    d.set_item("category", &info.category)?;
-    d.set_item("components", PyList::new(py, &info.components)?)?;
-    d.set_item("status", info.status.to_string())?;
-    d.set_item("error", &info.error)?;
-    d.set_item("venv", &info.venv)?;
-    d.set_item("warnings", PyList::new(py, &info.warnings)?)?;
-    d.set_item("zip_path", &info.zip_path)?;
-    d.set_item("plugin_dir", &info.plugin_dir)?;
-    d.set_item("config_path", &info.config_path)?;
-    Ok(d)
+    Ok(pythonize::pythonize(py, info)?.cast_into::<PyDict>()?)
 }

@@ -81,7 +81,7 @@ fn new_error_with(
 /// better (a missing plugin, a rejected bundle). I/O errors are chained as the
 /// `OSError` `__cause__`.
 pub(crate) fn engine_error(py: Python<'_>, kind: Kind, err: EngineError) -> PyErr {
-    let message = err.to_string();
+    let message = crate::error::report(&err);
     match err {
         EngineError::NotFound { .. } => new_error(py, Kind::NotFound, message),
         EngineError::NotAZip { .. }

@@ -341,3 +341,27 @@ def test_concurrent_calls_and_uploads(plugins_dir: Path, make_zip: Any) -> None:
     assert not any(t.is_alive() for t in threads), "a caller thread hung"
     assert errors == []
     assert engine.invoke_plugin_hook("value") == ["1.0.3"]
+
+
+def test_status_rows_have_one_shape_with_an_error_kind(plugins_dir: Path) -> None:
+    write_plugin_zip(plugins_dir, "fine", "1.0.0", "class Plugin: pass\n")
+    write_plugin_zip(plugins_dir, "sick", "1.0.0", "raise ImportError('no driver')\n")
+    write_plugin_zip(plugins_dir, "unnamed", "1.0.0", "class Plugin: pass\n", manifest_extra="prioritty: 1\n")
+    engine = PluginEngine(plugins_dir, watch_interval=None)
+    rows = {row["name"]: row for row in engine.plugins_status()}
+    keys = [
+        "name", "version", "priority", "url", "category", "components", "status", "error",
+        "error_kind", "venv", "warnings", "zip_path", "plugin_dir", "config_path",
+    ]
+    assert all(list(row) == keys for row in rows.values()), rows
+    fine, sick, unnamed = rows["fine"], rows["sick"], rows["unnamed"]
+    assert (fine["status"], fine["error"], fine["error_kind"]) == ("loaded", None, None)
+    assert fine["plugin_dir"] == str(data_of(engine, "fine").plugin_dir)
+    assert (sick["status"], sick["error_kind"]) == ("failed", "import")
+    assert "ImportError: no driver" in sick["error"] and "plugin.py" in sick["error"]
+    assert (unnamed["status"], unnamed["error_kind"]) == ("failed", "manifest")
+    assert "prioritty" in unnamed["error"]
+
+
+def data_of(engine: PluginEngine, name: str) -> Any:
+    return engine.find_plugin(name)
