@@ -10,8 +10,9 @@ use serde_json::json;
 
 use crate::bundle::{self, BundleOptions};
 use crate::bundle_cli::{run_bundle, BundleArgs};
+use crate::deps::DepsOptions;
 use crate::deps::Installer;
-use crate::engine::{PluginEngine, PluginInfo, PluginStatus};
+use crate::engine::{PluginEngine, PluginInfo, PluginStatus, DEFAULT_PLUGINS_DIR, PLUGINS_DIR_ENV};
 use crate::error::{report, LoadError};
 use crate::python::HookArgs;
 use crate::types::{FatmanDto, GitDefinition, Manifest};
@@ -33,8 +34,8 @@ pub struct Cli {
     #[arg(
         long,
         global = true,
-        env = "RACETRACK_PLUGINS_DIR",
-        default_value = "plugins"
+        env = PLUGINS_DIR_ENV,
+        default_value = DEFAULT_PLUGINS_DIR
     )]
     pub plugins_dir: PathBuf,
     /// Host component (e.g. lifecycle); plugins made for other components are skipped.
@@ -47,7 +48,7 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     pub wheelhouse: Option<PathBuf>,
     /// Time limit for installing one plugin's requirements, in seconds.
-    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 900)]
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = DepsOptions::default().timeout.as_secs())]
     pub deps_timeout: u64,
     /// Logs on stderr (-v info, -vv debug; none by default); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]

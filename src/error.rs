@@ -20,12 +20,16 @@ use crate::python::PyFailure;
 
 #[derive(Debug, Error)]
 pub enum EngineError {
-    #[error("{}: {source}", path.display())]
+    /// A plugins-dir operation failed at `path`.
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
         #[source]
         source: io::Error,
     },
+    /// A file operation failed; `fs-err` put the path and the operation in the error.
+    #[error(transparent)]
+    File(io::Error),
     #[error(transparent)]
     Archive(#[from] ArchiveError),
     #[error(transparent)]

@@ -2,7 +2,7 @@
 //! area first; only a plugin that loads there is moved into place, so a broken upload
 //! never replaces a working plugin.
 
-use std::fs;
+use fs_err as fs;
 use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
@@ -35,7 +35,7 @@ impl PluginEngine {
         let dir = &self.inner.dir;
         let staging = dir.staging_dir().map_err(EngineError::io(dir.root()))?;
         let zip_tmp = staging.path().join("bundle.zip");
-        fs::write(&zip_tmp, data).map_err(EngineError::io(&zip_tmp))?;
+        fs::write(&zip_tmp, data).map_err(EngineError::File)?;
         let manifest = archive::read_manifest_as(&zip_tmp, filename)?;
         let id = manifest.id();
         let plugin_dir = staging.path().join("extracted").join(&id);
@@ -80,11 +80,11 @@ impl PluginEngine {
             remove_if_exists(&final_venv).map_err(EngineError::io(&final_venv))?;
         }
         if !venv_in_place && staged_venv.is_dir() {
-            fs::create_dir_all(dir.venvs_root()).map_err(EngineError::io(dir.venvs_root()))?;
-            fs::rename(&staged_venv, &final_venv).map_err(EngineError::io(&final_venv))?;
+            fs::create_dir_all(dir.venvs_root()).map_err(EngineError::File)?;
+            fs::rename(&staged_venv, &final_venv).map_err(EngineError::File)?;
         }
         let zip_path = dir.zip_path(&id);
-        fs::rename(&zip_tmp, &zip_path).map_err(EngineError::io(&zip_path))?;
+        fs::rename(&zip_tmp, &zip_path).map_err(EngineError::File)?;
         let installed = self.installed_ids(&manifest.name, None)?;
         // The same plugin copied in earlier under another file name goes: one zip per id.
         for (other, other_zip) in &installed {
@@ -125,7 +125,7 @@ impl PluginEngine {
             existing_config
         } else {
             let scratch = staging_root.join("config.yaml");
-            fs::write(&scratch, "").map_err(EngineError::io(&scratch))?;
+            fs::write(&scratch, "").map_err(EngineError::File)?;
             scratch
         };
         let rejected = |error: LoadError| EngineError::UploadRejected {

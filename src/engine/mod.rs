@@ -33,6 +33,13 @@ use crate::manifest::plugin_id;
 use crate::python::{InterpreterInfo, PythonRuntime};
 use crate::store::PluginsDir;
 
+/// Environment variable naming the plugins directory when a front end is given none.
+pub const PLUGINS_DIR_ENV: &str = "RACETRACK_PLUGINS_DIR";
+/// The plugins directory when neither an argument nor [`PLUGINS_DIR_ENV`] names one.
+pub const DEFAULT_PLUGINS_DIR: &str = "plugins";
+/// How often calls look for changes made by other processes, unless told otherwise.
+pub const DEFAULT_WATCH_INTERVAL: Duration = Duration::from_secs(1);
+
 /// How the engine loads plugins.
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
@@ -52,7 +59,7 @@ impl Default for EngineOptions {
             component: None,
             deps: DepsOptions::default(),
             limits: ExtractLimits::default(),
-            watch_interval: Some(Duration::from_secs(1)),
+            watch_interval: Some(DEFAULT_WATCH_INTERVAL),
         }
     }
 }
@@ -346,9 +353,9 @@ impl PluginEngine {
     pub fn read_plugin_config(&self, name: &str, version: &str) -> Result<String, EngineError> {
         self.require_installed(name, version)?;
         let path = self.config_path(name, version);
-        match std::fs::read_to_string(&path) {
+        match fs_err::read_to_string(&path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-            read => read.map_err(EngineError::io(path)),
+            read => read.map_err(EngineError::File),
         }
     }
 

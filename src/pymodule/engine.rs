@@ -12,11 +12,11 @@ use super::data::{status_dict, PluginData};
 use super::errors::{engine_error, hook_error, new_error, Kind};
 use super::logging::with_python_logging;
 use crate::deps::Installer;
-use crate::engine::{CallMode, HookError, LoadedPlugin, PluginEngine};
+use crate::engine::{
+    CallMode, HookError, LoadedPlugin, PluginEngine, DEFAULT_PLUGINS_DIR, DEFAULT_WATCH_INTERVAL,
+    PLUGINS_DIR_ENV,
+};
 use crate::python::{HookArgs, ManifestView};
-
-/// Environment variable naming the plugins directory when none is given.
-const PLUGINS_DIR_ENV: &str = "RACETRACK_PLUGINS_DIR";
 
 /// Racetrack's plugin engine: loads the plugin zips of a directory and calls their
 /// hooks by priority.
@@ -120,7 +120,7 @@ impl PyPluginEngine {
     /// Opens `plugins_dir` (default `$RACETRACK_PLUGINS_DIR`, else `./plugins`) and
     /// loads every plugin in it.
     #[new]
-    #[pyo3(signature = (plugins_dir=None, *, component=None, installer="auto", wheelhouse=None, watch_interval=1.0))]
+    #[pyo3(signature = (plugins_dir=None, *, component=None, installer="auto", wheelhouse=None, watch_interval=DEFAULT_WATCH_INTERVAL.as_secs_f64()))]
     fn new(
         py: Python<'_>,
         plugins_dir: Option<PathBuf>,
@@ -131,7 +131,7 @@ impl PyPluginEngine {
     ) -> PyResult<Self> {
         let plugins_dir = plugins_dir
             .or_else(|| std::env::var_os(PLUGINS_DIR_ENV).map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from("plugins"));
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_PLUGINS_DIR));
         let installer =
             Installer::from_str(installer).map_err(|e| PyValueError::new_err(e.to_string()))?;
         let mut builder = PluginEngine::builder(plugins_dir)

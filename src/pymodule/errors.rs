@@ -89,7 +89,7 @@ pub(crate) fn engine_error(py: Python<'_>, kind: Kind, err: EngineError) -> PyEr
         | EngineError::Archive(_)
         | EngineError::Manifest(_)
         | EngineError::Deps(_) => new_error(py, Kind::Install, message),
-        EngineError::Io { source, .. } => {
+        EngineError::Io { source, .. } | EngineError::File(source) => {
             let error = new_error(py, kind, message);
             error.set_cause(py, Some(PyErr::from(source)));
             error
