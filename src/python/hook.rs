@@ -1,3 +1,8 @@
+//! One hook implementation, bound: its call policy (read from the signature once) and
+//! the call itself, with surplus arguments pruned. Keyword pruning is shared by every
+//! plugin of one call ([`SharedKwargs`]), so the hot path allocates per distinct
+//! signature, not per plugin.
+
 use std::collections::HashSet;
 
 use pyo3::prelude::*;

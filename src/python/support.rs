@@ -1,3 +1,5 @@
+//! `_support.py`, the runtime's Python half, compiled once per interpreter.
+
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyModule;
