@@ -2,9 +2,11 @@
 //!
 //! Data flow, one module per step:
 //! [`bundle`] (source folder → zip) → [`store`] (the plugins dir) → [`archive`] (safe
-//! extraction) → [`deps`] (requirements → venv) → [`python`] (import, instantiate, call)
-//! → [`engine`] (ordered plugin set, reload, hooks). Front ends: [`cli`] and the Python
-//! module in `pymodule`.
+//! extraction) → [`deps`] (requirements → venv) → [`engine`] (ordered plugin set,
+//! reload, hooks), which runs plugin code through its `Runtime` interface, implemented
+//! in-process by [`python`]. Front ends, each behind a cargo feature: `cli` (feature
+//! `cli`, on by default) and the Python module `pymodule` (feature `python-module`,
+//! turned on by maturin). Only `python` and `pymodule` use pyo3.
 
 pub mod archive;
 pub mod bundle;

@@ -474,3 +474,103 @@ fn components_skip_plugins_meant_elsewhere() {
 fn engine_for_all(dir: &std::path::Path) -> Vec<racetrack_plugins::PluginInfo> {
     engine(dir).plugins()
 }
+
+/// The engine reaches plugin code only through its `Runtime`: a runtime wrapping the
+/// Python one sees every load, every call and every unload.
+#[test]
+fn plugin_code_runs_only_through_the_runtime() {
+    use racetrack_plugins::engine::{
+        CallTarget, Dispatcher, LoadRequest, LoadedCode, OutcomeSink, Runtime,
+    };
+    use racetrack_plugins::python::{InterpreterInfo, PythonRuntime};
+    use racetrack_plugins::{LoadedPlugin, PyFailure};
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Debug, Default)]
+    struct Seen {
+        loads: Vec<String>,
+        calls: Vec<String>,
+        unloads: Vec<String>,
+    }
+    #[derive(Debug)]
+    struct Recording {
+        inner: PythonRuntime,
+        seen: Arc<Mutex<Seen>>,
+    }
+    #[derive(Debug)]
+    struct RecordingDispatcher {
+        inner: Box<dyn Dispatcher>,
+        seen: Arc<Mutex<Seen>>,
+    }
+    impl Runtime for Recording {
+        fn interpreter(&self) -> &InterpreterInfo {
+            self.inner.interpreter()
+        }
+        fn load(&self, request: &LoadRequest) -> Result<LoadedCode, PyFailure> {
+            let name = request.manifest.name.clone();
+            self.seen.lock().unwrap().loads.push(name);
+            self.inner.load(request)
+        }
+        fn dispatcher(&self, plugins: &[Arc<LoadedPlugin>]) -> Box<dyn Dispatcher> {
+            Box::new(RecordingDispatcher {
+                inner: self.inner.dispatcher(plugins),
+                seen: self.seen.clone(),
+            })
+        }
+        fn unload(&self, plugins: &[Arc<LoadedPlugin>]) {
+            let mut seen = self.seen.lock().unwrap();
+            seen.unloads
+                .extend(plugins.iter().map(|p| p.name().to_string()));
+            drop(seen);
+            self.inner.unload(plugins)
+        }
+        fn forget_under(&self, root: &std::path::Path) {
+            self.inner.forget_under(root)
+        }
+    }
+    impl Dispatcher for RecordingDispatcher {
+        fn call(
+            &self,
+            hook: &str,
+            target: CallTarget<'_>,
+            args: &HookArgs,
+            fail_fast: bool,
+            each: &mut OutcomeSink<'_>,
+        ) -> Result<(), PyFailure> {
+            self.seen.lock().unwrap().calls.push(hook.to_string());
+            self.inner.call(hook, target, args, fail_fast, each)
+        }
+    }
+
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["one", "two"] {
+        PluginSrc::new(name, "1")
+            .plugin_py(&format!(
+                "class Plugin:\n    def who(self):\n        return '{name}'\n"
+            ))
+            .write_into(tmp.path());
+    }
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let runtime = Recording {
+        inner: PythonRuntime::new().expect("interpreter"),
+        seen: seen.clone(),
+    };
+    let engine = PluginEngine::builder(tmp.path())
+        .watch_interval(None)
+        .runtime(Arc::new(runtime))
+        .build()
+        .expect("engine opens");
+    assert_eq!(
+        call_json(&engine, "who", &HookArgs::new()),
+        vec![
+            ("one".to_string(), serde_json::json!("one")),
+            ("two".to_string(), serde_json::json!("two")),
+        ]
+    );
+    engine.reload();
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.loads, ["one", "two", "one", "two"]);
+    assert_eq!(seen.calls, ["who"]);
+    // The first (empty) set, then the two plugins the reload replaced.
+    assert_eq!(seen.unloads, ["one", "two"]);
+}
