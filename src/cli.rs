@@ -13,7 +13,7 @@ use crate::bundle_cli::{run_bundle, BundleArgs};
 use crate::deps::DepsOptions;
 use crate::deps::Installer;
 use crate::engine::{PluginEngine, PluginInfo, PluginStatus, DEFAULT_PLUGINS_DIR, PLUGINS_DIR_ENV};
-use crate::error::{report, LoadError};
+use crate::error::LoadError;
 use crate::python::HookArgs;
 use crate::types::{FatmanDto, GitDefinition, Manifest};
 
@@ -167,7 +167,7 @@ fn open_engine(cli: &Cli, dir: &Path) -> Result<PluginEngine, u8> {
     if let Some(wheelhouse) = &cli.wheelhouse {
         builder = builder.offline_wheelhouse(wheelhouse.clone());
     }
-    builder.build().map_err(fail)
+    builder.build().map_err(|e| fail(e.report()))
 }
 
 pub fn run(cli: Cli) -> u8 {
@@ -200,7 +200,7 @@ fn dispatch(cli: &Cli, engine: &PluginEngine) -> Result<(), u8> {
                 .unwrap_or_default();
             let manifest = engine
                 .upload_plugin(&filename, &data, *replace)
-                .map_err(|e| fail(report(&e)))?;
+                .map_err(|e| fail(e.report()))?;
             println!("Installed plugin {} {}", manifest.name, manifest.version);
             Ok(())
         }
@@ -224,7 +224,7 @@ fn dispatch(cli: &Cli, engine: &PluginEngine) -> Result<(), u8> {
         } => {
             let removed = engine
                 .delete_plugin(name, version.as_deref(), *purge_config)
-                .map_err(fail)?;
+                .map_err(|e| fail(e.report()))?;
             for plugin in removed {
                 println!("Deleted plugin {plugin}");
             }
@@ -260,7 +260,7 @@ fn dispatch(cli: &Cli, engine: &PluginEngine) -> Result<(), u8> {
         Command::RebuildVenv { name, version } => {
             let rebuilt = engine
                 .rebuild_venv(name, version.as_deref())
-                .map_err(fail)?;
+                .map_err(|e| fail(e.report()))?;
             for info in &rebuilt {
                 match &info.venv {
                     Some(venv) => println!(

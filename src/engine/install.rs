@@ -50,6 +50,7 @@ impl PluginEngine {
         let staged = StagedPlugin {
             id: id.clone(),
             plugin_dir,
+            shown_as: PathBuf::from(filename),
             venvs_root: if venv_in_place {
                 dir.venvs_root()
             } else {

@@ -220,6 +220,7 @@ fn load_one(
         id: manifest.id(),
         plugin_dir: dir.extracted_dir(&manifest.id()),
         venvs_root: dir.venvs_root(),
+        shown_as: dir.extracted_dir(&manifest.id()),
     };
     let result = prepare_and_import(dir, opts, runtime, &manifest, &candidate.zip_path, &staged);
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -248,6 +249,9 @@ pub(crate) struct StagedPlugin {
     pub id: String,
     pub plugin_dir: PathBuf,
     pub venvs_root: PathBuf,
+    /// The plugin's folder as errors name it: where it lives, or for an upload the
+    /// uploaded file (its staging folder is gone by the time anyone reads the error).
+    pub shown_as: PathBuf,
 }
 
 /// Extracts (when the zip changed), prepares config and venv, and imports the plugin.
@@ -315,7 +319,7 @@ pub(crate) fn import_staged(
     let code = runtime
         .load(&request)
         .map_err(|failure| LoadError::Import {
-            plugin_py: staged.plugin_dir.join("plugin.py"),
+            plugin_py: staged.shown_as.join("plugin.py"),
             failure: Box::new(failure),
         })?;
     let warnings = code.warnings;
