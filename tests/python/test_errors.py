@@ -125,3 +125,18 @@ def test_engine_logs_go_to_python_logging(engine: PluginEngine, caplog: pytest.L
     about_it = [r for r in records if "DeployRefused" in r.getMessage()]
     assert about_it, records
     assert all(r.levelno == logging.DEBUG for r in about_it)
+
+
+def test_a_rejected_upload_says_which_file_failed_and_why(plugins_dir: Path, make_zip: Any) -> None:
+    from racetrack_plugins import PluginInstallError
+
+    engine = PluginEngine(plugins_dir, watch_interval=None)
+    bad = make_zip("broken", "1.0.0", "raise LookupError('no such table')\n")
+    with pytest.raises(PluginInstallError) as info:
+        engine.upload_plugin(bad.name, bad.read_bytes())
+    text = str(info.value)
+    # What was refused, then the cause, each once, naming the uploaded file.
+    assert text.startswith("broken-1.0.0.zip: plugin broken 1.0.0 failed to load, nothing was installed: ")
+    assert "broken-1.0.0.zip/plugin.py: loading the plugin raised: LookupError: no such table" in text
+    assert text.count("nothing was installed") == 1
+    assert engine.plugins_status() == []
