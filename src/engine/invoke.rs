@@ -59,10 +59,14 @@ impl HookError {
 
     /// The error for `failure`, raised by `plugin`'s implementation of `hook`.
     pub fn raised(plugin: &LoadedPlugin, hook: &str, failure: PyFailure) -> Self {
+        Self::raised_boxed(plugin, hook, Box::new(failure))
+    }
+
+    fn raised_boxed(plugin: &LoadedPlugin, hook: &str, failure: Box<PyFailure>) -> Self {
         HookError::Raised {
             plugin: PluginRef::clone(&plugin.origin),
             hook: hook.to_string(),
-            failure: Box::new(failure),
+            failure,
         }
     }
 }
@@ -167,8 +171,8 @@ impl PluginEngine {
             Some(name) => CallTarget::One(find_loaded(set, name, hook)?),
         };
         let debug = tracing::enabled!(tracing::Level::DEBUG);
-        let mut sink = |plugin: &Arc<LoadedPlugin>, result: Result<PyValue, PyFailure>| {
-            let result = result.map_err(|failure| HookError::raised(plugin, hook, failure));
+        let mut sink = |plugin: &Arc<LoadedPlugin>, result: Result<PyValue, Box<PyFailure>>| {
+            let result = result.map_err(|failure| HookError::raised_boxed(plugin, hook, failure));
             if debug {
                 if let Err(e) = &result {
                     // The caller gets the error and decides how loud to be about it.

@@ -43,8 +43,9 @@ pub enum CallTarget<'a> {
     One(&'a LoadedPlugin),
 }
 
-/// One outcome of a hook call, handed to the caller as the call goes.
-pub type OutcomeSink<'a> = dyn FnMut(&Arc<LoadedPlugin>, Result<PyValue, PyFailure>) + 'a;
+/// One outcome of a hook call, handed to the caller as the call goes (a failure boxed,
+/// so the common outcome moves as two words).
+pub type OutcomeSink<'a> = dyn FnMut(&Arc<LoadedPlugin>, Result<PyValue, Box<PyFailure>>) + 'a;
 
 /// Runs plugin code.
 pub trait Runtime: Send + Sync + Debug {

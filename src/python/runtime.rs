@@ -173,7 +173,7 @@ impl Dispatcher for PythonDispatcher {
                     plugin,
                     result
                         .map(|value| PyValue::new(value.unbind()))
-                        .map_err(|err| PyFailure::from_err(py, &err)),
+                        .map_err(|err| Box::new(PyFailure::from_err(py, &err))),
                 );
                 if failed && fail_fast {
                     break;
