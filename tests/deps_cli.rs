@@ -350,13 +350,14 @@ fn processes_share_one_venv_build(installer: &str, pkg: &str) {
     fs::remove_dir_all(area.plugins().join("venvs")).expect("remove venvs");
     let children: Vec<Child> = (0..PROCESSES)
         .map(|_| {
-            area.command(installer, true, &["list", "--json"])
+            area.command(installer, true, &["-v", "list", "--json"])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
                 .expect("CLI starts")
         })
         .collect();
+    let mut builders = 0;
     for child in children {
         let out = child.wait_with_output().expect("CLI ends");
         let stderr = text(&out.stderr);
@@ -367,7 +368,15 @@ fn processes_share_one_venv_build(installer: &str, pkg: &str) {
             list[0]["status"], "loaded",
             "{installer}: {list:?} {stderr}"
         );
+        if stderr.contains("building the plugin's venv") {
+            builders += 1;
+        }
     }
+    // One built it; the others waited for it and reused it.
+    assert_eq!(
+        builders, 1,
+        "{installer}: the venv was built {builders} times"
+    );
 }
 
 #[test]
