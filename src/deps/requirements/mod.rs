@@ -13,14 +13,21 @@
 //! inside the plugin checked recursively). A refusal quotes the plugin's own line and
 //! its number, never the content of a file that line points at.
 
+mod lines;
+#[cfg(test)]
+mod tests;
+
 use std::collections::HashSet;
 use std::fmt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-/// Longest quoted line in an error; the rest is elided.
-const MAX_QUOTE: usize = 200;
+use lines::{
+    is_plain, is_url, logical_lines, normalize, percent_decode, quote, split_option,
+    strip_prefix_ignore_case,
+};
+
 /// `-r` nesting deeper than this is refused (a loop, or an abuse).
 const MAX_DEPTH: usize = 8;
 
@@ -45,10 +52,6 @@ const SOURCE_OPTIONS: &[&str] = &[
 /// Options pointing at another requirements or constraints file.
 const FILE_OPTIONS: &[&str] = &["-r", "--requirement", "-c", "--constraint"];
 const EDITABLE_OPTIONS: &[&str] = &["-e", "--editable"];
-/// Suffixes that make a bare word a file to install rather than a project name.
-const ARCHIVE_SUFFIXES: &[&str] = &[
-    ".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar",
-];
 
 /// Which requirements a plugin may have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,12 +149,6 @@ pub fn check_requirements(
 struct Checker {
     plugin_dir: PathBuf,
     policy: RequirementsPolicy,
-}
-
-/// A line as pip sees it after joining continuations and removing comments.
-struct Line {
-    number: usize,
-    text: String,
 }
 
 impl Checker {
@@ -322,274 +319,5 @@ impl Checker {
             .unwrap_or(path)
             .display()
             .to_string()
-    }
-}
-
-/// pip's line handling: a trailing `\` continues the line, `#` at the start or after
-/// white space starts a comment, blank lines are skipped.
-fn logical_lines(text: &str) -> Vec<Line> {
-    let mut lines = Vec::new();
-    let mut current: Option<Line> = None;
-    for (i, raw) in text.lines().enumerate() {
-        let raw = raw.strip_suffix('\r').unwrap_or(raw);
-        let (body, continued) = match raw.strip_suffix('\\') {
-            Some(body) => (body, true),
-            None => (raw, false),
-        };
-        let line = current.get_or_insert_with(|| Line {
-            number: i + 1,
-            text: String::new(),
-        });
-        line.text.push_str(body);
-        if !continued {
-            if let Some(mut done) = current.take() {
-                done.text = strip_comment(&done.text).trim().to_owned();
-                if !done.text.is_empty() {
-                    lines.push(done);
-                }
-            }
-        }
-    }
-    if let Some(mut done) = current.take() {
-        done.text = strip_comment(&done.text).trim().to_owned();
-        if !done.text.is_empty() {
-            lines.push(done);
-        }
-    }
-    lines
-}
-
-fn strip_comment(line: &str) -> &str {
-    let mut prev_space = true;
-    for (i, c) in line.char_indices() {
-        if c == '#' && prev_space {
-            return &line[..i];
-        }
-        prev_space = c.is_whitespace();
-    }
-    line
-}
-
-/// `--name=value`, `--name value`, `-xvalue`, `-x value`.
-fn split_option<'a>(tokens: &[&'a str]) -> (&'a str, Option<&'a str>) {
-    let first = tokens[0];
-    if let Some((name, value)) = first.split_once('=').filter(|_| first.starts_with("--")) {
-        return (name, Some(value));
-    }
-    if !first.starts_with("--") && first.len() > 2 && first.is_char_boundary(2) {
-        return (&first[..2], Some(&first[2..]));
-    }
-    (first, tokens.get(1).copied())
-}
-
-fn is_url(text: &str) -> bool {
-    text.contains("://") || strip_prefix_ignore_case(text, "file:").is_some()
-}
-
-fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
-    let head = text.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &text[prefix.len()..])
-}
-
-/// A project name with optional extras and version specifiers (`a[b]>=1,<2`), not a
-/// file name (`a.whl`) or a path.
-fn is_plain(text: &str) -> bool {
-    let Some(first) = text.chars().next() else {
-        return false;
-    };
-    first.is_ascii_alphanumeric()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || " ._-[],<>=!~*()+".contains(c))
-        && !ARCHIVE_SUFFIXES
-            .iter()
-            .any(|s| text.to_ascii_lowercase().ends_with(s))
-}
-
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = text.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-/// Lexically resolves `.` and `..` (the plugin folder holds no symlinks: extraction
-/// refuses them).
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
-}
-
-fn quote(text: &str) -> String {
-    if text.len() <= MAX_QUOTE {
-        return text.to_owned();
-    }
-    let mut end = MAX_QUOTE;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const OFFLINE: RequirementsPolicy = RequirementsPolicy {
-        offline: true,
-        allow_source_options: false,
-    };
-    const ONLINE: RequirementsPolicy = RequirementsPolicy {
-        offline: false,
-        allow_source_options: false,
-    };
-    const ONLINE_ALLOWED: RequirementsPolicy = RequirementsPolicy {
-        offline: false,
-        allow_source_options: true,
-    };
-
-    fn check(text: &str, policy: RequirementsPolicy) -> Result<(), PolicyViolation> {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let plugin = dir.path().join("plugin");
-        std::fs::create_dir_all(plugin.join("sub")).expect("mkdir");
-        std::fs::write(plugin.join("sub/more.txt"), "b==1\n").expect("write");
-        std::fs::write(plugin.join("sub/bad.txt"), "# fine\n--index-url http://x\n")
-            .expect("write");
-        let req = plugin.join("requirements.txt");
-        std::fs::write(&req, text).expect("write");
-        check_requirements(&plugin, &req, policy)
-    }
-
-    #[test]
-    fn plain_specifiers_pass_everywhere() {
-        let text = "# comment\n\
-                    a==1.0  # trailing comment\n\
-                    B_c[extra1,extra2] >= 2, < 3 ; python_version >= \"3.8\"\n\
-                    d~=1.4 \\\n    --hash=sha256:abc \\\n    --hash sha256:def\n\
-                    \n\
-                    --require-hashes\n\
-                    -r sub/more.txt\n\
-                    -c./sub/more.txt\n\
-                    ./wheels/x-1.0-py3-none-any.whl\n\
-                    file:./wheels/x-1.0-py3-none-any.whl\n";
-        for policy in [OFFLINE, ONLINE, ONLINE_ALLOWED] {
-            assert_eq!(check(text, policy), Ok(()), "{policy:?}");
-        }
-    }
-
-    fn refused(text: &str, policy: RequirementsPolicy) -> PolicyViolation {
-        check(text, policy).expect_err(text)
-    }
-
-    #[test]
-    fn offline_refuses_sources_and_urls() {
-        for line in [
-            "--find-links http://127.0.0.1:1/",
-            "-f http://127.0.0.1:1/",
-            "-fhttp://127.0.0.1:1/",
-            "--index-url=http://127.0.0.1:1/simple",
-            "-i http://127.0.0.1:1/simple",
-            "--extra-index-url http://127.0.0.1:1/simple",
-            "--trusted-host 127.0.0.1",
-        ] {
-            let v = refused(&format!("a==1\n{line}\n"), OFFLINE);
-            assert_eq!(v.reason, Reason::SourceOptionOffline, "{line}");
-            assert_eq!((v.line, v.text.as_str()), (2, line));
-            assert_eq!(v.file, "requirements.txt");
-            // Allowed online only with the operator's permission.
-            assert_eq!(refused(line, ONLINE).reason, Reason::SourceOptionNotAllowed);
-            assert_eq!(check(line, ONLINE_ALLOWED), Ok(()));
-        }
-        for line in [
-            "pkg @ http://127.0.0.1:1/pkg-1.0-py3-none-any.whl",
-            "http://127.0.0.1:1/pkg-1.0-py3-none-any.whl",
-            "git+https://127.0.0.1:1/repo.git#egg=pkg",
-        ] {
-            assert_eq!(refused(line, OFFLINE).reason, Reason::UrlOffline, "{line}");
-            assert_eq!(check(line, ONLINE), Ok(()), "{line}");
-        }
-    }
-
-    #[test]
-    fn files_outside_the_plugin_are_refused_without_reading_them() {
-        for line in [
-            "-r /etc/passwd",
-            "-r ../../../../etc/passwd",
-            "--requirement=/etc/passwd",
-            "-c /etc/passwd",
-            "/etc/passwd",
-            "../outside.whl",
-            "~/x.whl",
-            "file:///etc/passwd",
-            "pkg @ file:///tmp/pkg.whl",
-            "file://otherhost/x.whl",
-            "-r https://127.0.0.1:1/r.txt",
-        ] {
-            for policy in [OFFLINE, ONLINE_ALLOWED] {
-                let v = refused(line, policy);
-                assert_eq!(v.reason, Reason::OutsidePlugin, "{line}");
-                let text = v.to_string();
-                assert!(!text.contains("root:"), "{text}");
-                assert!(text.contains(&format!("`{line}`")), "{text}");
-            }
-        }
-    }
-
-    #[test]
-    fn included_files_are_checked_and_blamed_precisely() {
-        let v = refused("a==1\n-r sub/bad.txt\n", ONLINE);
-        assert_eq!(v.file, "sub/bad.txt");
-        assert_eq!(v.line, 2);
-        assert_eq!(v.text, "--index-url http://x");
-        let v = refused("-r sub/missing.txt\n", ONLINE);
-        assert_eq!(v.reason, Reason::UnreadableFile);
-        assert_eq!((v.file.as_str(), v.line), ("requirements.txt", 1));
-    }
-
-    #[test]
-    fn editables_env_vars_and_unknown_options_are_refused() {
-        assert_eq!(refused("-e ./pkg", ONLINE).reason, Reason::Editable);
-        assert_eq!(refused("--editable=./pkg", ONLINE).reason, Reason::Editable);
-        assert_eq!(
-            refused("-r ${HOME}/x.txt", ONLINE).reason,
-            Reason::EnvironmentVariable
-        );
-        assert_eq!(
-            refused("--use-pep517", ONLINE).reason,
-            Reason::UnknownOption("--use-pep517".into())
-        );
-        assert_eq!(
-            refused("a==1 --config-settings=x=y", ONLINE).reason,
-            Reason::RequirementOption("--config-settings".into())
-        );
-    }
-
-    #[test]
-    fn the_message_quotes_the_line() {
-        let v = refused("a==1\n\n-r /etc/passwd  # read it\n", OFFLINE);
-        assert_eq!(
-            v.to_string(),
-            "requirements.txt line 3: `-r /etc/passwd` is refused: it points outside the plugin's folder; requirements may only name files shipped in the plugin"
-        );
     }
 }
