@@ -8,6 +8,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use super::cancel::installs_cancelled;
 use super::error::{io_error, DepsError, Step};
 use super::interpreter::{find_base_interpreter, RunningPython};
 use super::metadata::installed_distributions;
@@ -69,6 +70,10 @@ impl Build<'_> {
             Installer::Auto => which::which("uv").ok(),
         };
         let base = find_base_interpreter(self.running).map_err(|e| match e {
+            // Its probes were stopped, not failed.
+            _ if installs_cancelled() => DepsError::Cancelled {
+                plugin_id: self.plugin_id.to_owned(),
+            },
             DepsError::NoInterpreter { wanted, tried, .. } => DepsError::NoInterpreter {
                 plugin_id: Some(self.plugin_id.to_owned()),
                 wanted,

@@ -99,9 +99,8 @@ pub enum DepsError {
         output_tail: String,
     },
     #[error(
-        "plugin {plugin_id}: another process ({holder}) was still building its venv {} after {}s; gave up waiting",
-        path.display(),
-        timeout.as_secs()
+        "plugin {plugin_id}: another process ({holder}) was still building its venv {} after {timeout:?}; gave up waiting",
+        path.display()
     )]
     LockTimedOut {
         plugin_id: String,

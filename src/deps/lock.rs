@@ -165,16 +165,30 @@ mod tests {
     fn a_held_lock_times_out_naming_the_holder() {
         let root = tempfile::tempdir().expect("tempdir");
         let dir = root.path().join("demo-1.0");
-        let _held = lock_venv("demo-1.0", &dir, None, Duration::ZERO).expect("first");
-        // A second open file description conflicts even within one process; go
-        // around the in-process table to see the file lock alone.
-        let other = OpenOptions::new()
+        // Another holder, as another process would be: its own open file, locked.
+        let mut other = OpenOptions::new()
             .read(true)
             .write(true)
+            .create(true)
+            .truncate(false)
             .open(lock_path(&dir))
             .expect("open");
-        assert!(matches!(other.try_lock(), Err(TryLockError::WouldBlock)));
-        let mut other = other;
+        other.lock().expect("lock");
+        other.write_all(b"pid 4242").expect("write");
+        let limit = Duration::from_millis(200);
+        let err = lock_venv("demo-1.0", &dir, Instant::now().checked_add(limit), limit)
+            .err()
+            .expect("times out");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "plugin demo-1.0: another process (pid 4242) was still building its venv {} after 200ms; gave up waiting",
+                dir.display()
+            )
+        );
+        // Once free, it is ours, and says so.
+        other.unlock().expect("unlock");
+        let _held = lock_venv("demo-1.0", &dir, None, limit).expect("free now");
         assert_eq!(holder(&mut other), format!("pid {}", std::process::id()));
     }
 }
