@@ -46,7 +46,7 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     pub wheelhouse: Option<PathBuf>,
     /// Time limit for installing one plugin's requirements, in seconds.
-    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 900)]
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = crate::deps::DEFAULT_DEPS_TIMEOUT.as_secs())]
     pub deps_timeout: u64,
     /// Let plugins' requirements.txt choose indexes and find-links (never offline).
     #[arg(long, global = true)]
