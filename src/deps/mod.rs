@@ -110,6 +110,7 @@ pub fn ensure_venv(
             plugin_id: plugin_id.to_owned(),
         });
     }
+    let _span = tracing::info_span!("venv", plugin = plugin_id).entered();
     let started = Instant::now();
     // `None` when the limit is too far away to represent: no limit.
     let deadline = started.checked_add(opts.timeout);
