@@ -521,3 +521,55 @@ fn a_huge_deps_timeout_is_no_limit_not_a_panic() {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+/// A plugin zip shipping `wheel` under `wheels/` and requiring it by path.
+fn plugin_bundling(area: &Area, name: &str, wheel: &Wheel) -> PathBuf {
+    let built = wheel.write_into(&area.root.join(format!("bundled-{name}")));
+    let plugin = plugin_with_requirements(name, &format!("./wheels/{}\n", wheel.file_name()));
+    let mut entries: Vec<(String, Vec<u8>)> = vec![(
+        "plugin-manifest.yaml".into(),
+        plugin.manifest_text().into_bytes(),
+    )];
+    for (p, content) in &plugin.files {
+        entries.push((p.clone(), content.clone().into_bytes()));
+    }
+    entries.push((
+        format!("wheels/{}", wheel.file_name()),
+        fs::read(built).expect("read wheel"),
+    ));
+    let path = area.plugins().join(plugin.file_name());
+    fs::write(&path, zip_bytes(&entries)).expect("write zip");
+    path
+}
+
+#[test]
+fn versions_equal_under_pep_440_are_no_conflict() {
+    let area = Area::new();
+    plugin_bundling(&area, "rtpol-pep-a", &Wheel::new("rtpol_pep", "1.0"));
+    plugin_bundling(&area, "rtpol-pep-b", &Wheel::new("rtpol_pep", "1.0.0"));
+    plugin_bundling(&area, "rtpol-pep-c", &Wheel::new("rtpol_pep", "1.1"));
+    let list = area.list("pip");
+    assert_eq!(list.len(), 3, "{list:?}");
+    let warnings = |name: &str| -> Vec<String> {
+        let entry = list
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{name} not listed: {list:?}"));
+        assert_eq!(entry["status"], "loaded", "{entry}");
+        entry["warnings"]
+            .as_array()
+            .expect("warnings")
+            .iter()
+            .map(|w| w.as_str().expect("text").to_owned())
+            .collect()
+    };
+    // a and b hold one version spelled two ways; c differs from both.
+    let a = warnings("rtpol-pep-a");
+    assert!(
+        !a.iter().any(|w| w.contains("rtpol-pep-b")),
+        "1.0 and 1.0.0 are one version: {a:?}"
+    );
+    assert!(a.iter().any(|w| w.contains("rtpol-pep-c")), "{a:?}");
+    let b = warnings("rtpol-pep-b");
+    assert!(!b.iter().any(|w| w.contains("rtpol-pep-a")), "{b:?}");
+}
