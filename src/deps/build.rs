@@ -16,6 +16,7 @@ use super::options::Installer;
 use super::process::{self, Finish, RunOutcome};
 use super::venv::{
     find_site_packages, remove_path, site_packages_of, venv_python, write_ready_marker,
+    READY_MARKER,
 };
 use super::Venv;
 
@@ -50,8 +51,11 @@ impl Build<'_> {
     }
 
     pub(crate) fn run(&self, requested: Installer, key: &str) -> Result<Venv, DepsError> {
-        // Whatever is there is not a usable venv: start clean.
+        // Whatever is there is not a usable venv: start clean, marker first, so no
+        // reader (they take no lock) sees a ready venv being emptied.
         if std::fs::symlink_metadata(self.dir).is_ok() {
+            remove_path(&self.dir.join(READY_MARKER))
+                .map_err(self.io_err("remove the ready marker in", self.dir))?;
             tracing::info!(plugin = self.plugin_id, venv = %self.dir.display(), "removing the previous venv");
             remove_path(self.dir).map_err(self.io_err("remove the old venv", self.dir))?;
         }

@@ -101,12 +101,13 @@ pub(crate) fn lock_venv(
         }
         std::thread::sleep(POLL);
     }
-    // Who holds it, for the next waiter's log. Failing to say so is harmless.
-    let me = format!("pid {}", std::process::id());
+    // Who holds it, for the next waiter's log. Failing to say so is harmless. Padded
+    // to a fixed width instead of truncated: ext4 flushes a file truncated to zero
+    // and rewritten when it is closed, which costs milliseconds.
+    let me = format!("{:<32}", format!("pid {}", std::process::id()));
     let _ = file
-        .set_len(0)
-        .and_then(|()| file.seek(SeekFrom::Start(0)).map(|_| ()))
-        .and_then(|()| file.write_all(me.as_bytes()));
+        .seek(SeekFrom::Start(0))
+        .and_then(|_| file.write_all(me.as_bytes()));
     Ok(VenvLock {
         _file: file,
         _busy: busy,
@@ -175,6 +176,7 @@ mod tests {
             .expect("open");
         other.lock().expect("lock");
         other.write_all(b"pid 4242").expect("write");
+        other.set_len(8).expect("one holder's worth");
         let limit = Duration::from_millis(200);
         let err = lock_venv("demo-1.0", &dir, Instant::now().checked_add(limit), limit)
             .err()

@@ -144,19 +144,16 @@ pub fn ensure_venv(
         opts.no_index,
     );
     let dir = venv_dir(&venvs_root, plugin_id);
+    // A warm start takes no lock and writes nothing: the marker is written last and
+    // removed first by a rebuild, so a venv with the right marker is complete.
+    if is_ready(&dir, &key, running) {
+        return Ok(reused(plugin_id, dir, running));
+    }
     let _running = cancel::Running::start();
     let _lock = lock::lock_venv(plugin_id, &dir, deadline, opts.timeout)?;
-
+    // Another process may have built it while this one waited.
     if is_ready(&dir, &key, running) {
-        let site = site_packages_of(&dir, running);
-        tracing::debug!(plugin = plugin_id, venv = %dir.display(), "requirements unchanged; reusing the venv");
-        return Ok(Venv {
-            python: venv_python(&dir),
-            distributions: installed_distributions(&site),
-            site_packages: vec![site],
-            installer_ran: None,
-            dir,
-        });
+        return Ok(reused(plugin_id, dir, running));
     }
 
     let build = Build {
@@ -189,6 +186,18 @@ pub fn ensure_venv(
             }
             Err(e)
         }
+    }
+}
+
+fn reused(plugin_id: &str, dir: PathBuf, running: &RunningPython) -> Venv {
+    let site = site_packages_of(&dir, running);
+    tracing::debug!(plugin = plugin_id, venv = %dir.display(), "requirements unchanged; reusing the venv");
+    Venv {
+        python: venv_python(&dir),
+        distributions: installed_distributions(&site),
+        site_packages: vec![site],
+        installer_ran: None,
+        dir,
     }
 }
 
