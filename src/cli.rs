@@ -10,8 +10,7 @@ use serde_json::json;
 
 use crate::bundle::{self, BundleOptions};
 use crate::bundle_cli::{run_bundle, BundleArgs};
-use crate::deps::DepsOptions;
-use crate::deps::Installer;
+use crate::deps::{DepsOptions, Installer};
 use crate::engine::{PluginEngine, PluginInfo, PluginStatus, DEFAULT_PLUGINS_DIR, PLUGINS_DIR_ENV};
 use crate::error::LoadError;
 use crate::python::HookArgs;
@@ -48,8 +47,11 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     pub wheelhouse: Option<PathBuf>,
     /// Time limit for installing one plugin's requirements, in seconds.
-    #[arg(long, global = true, value_name = "SECONDS", default_value_t = DepsOptions::default().timeout.as_secs())]
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = crate::deps::DEFAULT_DEPS_TIMEOUT.as_secs())]
     pub deps_timeout: u64,
+    /// Let plugins' requirements.txt choose indexes and find-links (never offline).
+    #[arg(long, global = true)]
+    pub allow_requirement_options: bool,
     /// Logs on stderr (-v info, -vv debug; none by default); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -132,7 +134,19 @@ where
 }
 
 pub fn main_exit_code() -> ExitCode {
-    ExitCode::from(run_from_args(std::env::args_os()))
+    // Ctrl-C and SIGTERM stop a running pip/uv (and its children) instead of leaving it.
+    #[cfg(unix)]
+    if let Err(e) = crate::deps::stop_installs_on_signals() {
+        eprintln!("warning: cannot handle Ctrl-C and SIGTERM: {e}");
+    }
+    let code = run_from_args(std::env::args_os());
+    match crate::deps::cancelled_by_signal() {
+        Some(sig) => {
+            eprintln!("error: interrupted (signal {sig}); the installs in progress were stopped");
+            ExitCode::from(u8::try_from(128 + sig).unwrap_or(EXIT_FAILED))
+        }
+        None => ExitCode::from(code),
+    }
 }
 
 fn init_logging(verbose: u8) {
@@ -157,15 +171,21 @@ fn fail(message: impl std::fmt::Display) -> u8 {
 }
 
 fn open_engine(cli: &Cli, dir: &Path) -> Result<PluginEngine, u8> {
+    let mut deps = DepsOptions {
+        installer: cli.installer,
+        timeout: std::time::Duration::from_secs(cli.deps_timeout),
+        allow_requirement_options: cli.allow_requirement_options,
+        ..DepsOptions::default()
+    };
+    if let Some(wheelhouse) = &cli.wheelhouse {
+        deps.find_links.push(wheelhouse.clone());
+        deps.no_index = true;
+    }
     let mut builder = PluginEngine::builder(dir)
-        .installer(cli.installer)
-        .installer_timeout(std::time::Duration::from_secs(cli.deps_timeout))
+        .deps_options(deps)
         .watch_interval(None);
     if let Some(component) = &cli.component {
         builder = builder.component(component.clone());
-    }
-    if let Some(wheelhouse) = &cli.wheelhouse {
-        builder = builder.offline_wheelhouse(wheelhouse.clone());
     }
     builder.build().map_err(|e| fail(e.report()))
 }

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use super::error::DepsError;
 use super::process::{self, Finish};
-use super::DepsError;
 
 /// How long one `python -c` probe may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -159,10 +159,11 @@ type Probed = ((u32, u32, u32), Option<PathBuf>);
 fn probe(python: &Path) -> Result<Probed, String> {
     let mut cmd = Command::new(python);
     cmd.arg("-c").arg(PROBE);
-    let outcome = process::run(cmd, "python version probe", PROBE_TIMEOUT)
+    let outcome = process::run(cmd, "python version probe", Some(PROBE_TIMEOUT))
         .map_err(|e| format!("cannot run: {e}"))?;
     match &outcome.finish {
         Finish::TimedOut => return Err(format!("no answer within {PROBE_TIMEOUT:?}")),
+        Finish::Cancelled => return Err("cancelled".to_owned()),
         Finish::Exited(status) if !status.success() => {
             let last = outcome.tail.last().cloned().unwrap_or_default();
             return Err(format!("failed ({status}): {last}"));

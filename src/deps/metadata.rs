@@ -5,6 +5,9 @@
 use std::fmt;
 use std::fs;
 use std::path::Path;
+use std::str::FromStr;
+
+use pep440_rs::Version;
 
 /// An installed distribution (a "package" as pip lists it).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -112,15 +115,24 @@ impl fmt::Display for VersionConflict {
     }
 }
 
+/// Whether two version strings name one version under PEP 440 (`1.0` is `1.0.0`,
+/// `1.0-alpha1` is `1.0a1`); strings that are not PEP 440 versions compare as written.
+fn same_version(a: &str, b: &str) -> bool {
+    match (Version::from_str(a.trim()), Version::from_str(b.trim())) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
 /// Every pair of plugins (in input order) whose venvs hold the same package at
-/// different versions, sorted by package. Versions are compared as written.
+/// different versions (PEP 440 equality), sorted by package.
 pub fn find_conflicts(venvs: &[(String, Vec<Distribution>)]) -> Vec<VersionConflict> {
     let mut conflicts = Vec::new();
     for (i, (first_id, first_dists)) in venvs.iter().enumerate() {
         for (second_id, second_dists) in &venvs[i + 1..] {
             for a in first_dists {
                 for b in second_dists.iter().filter(|b| b.name == a.name) {
-                    if a.version != b.version {
+                    if !same_version(&a.version, &b.version) {
                         conflicts.push(VersionConflict {
                             package: a.name.clone(),
                             first: (first_id.clone(), a.version.clone()),
@@ -188,6 +200,26 @@ mod tests {
             ]
         );
         assert!(installed_distributions(&dir.path().join("missing")).is_empty());
+    }
+
+    #[test]
+    fn equal_versions_under_pep_440_are_no_conflict() {
+        let venvs = vec![
+            ("a-1".to_owned(), vec![dist("x", "1.0"), dist("y", "2.0a1")]),
+            (
+                "b-1".to_owned(),
+                vec![dist("x", "1.0.0"), dist("y", "2.0-alpha1")],
+            ),
+            ("c-1".to_owned(), vec![dist("x", "1.0.post1")]),
+        ];
+        let conflicts = find_conflicts(&venvs);
+        let pairs: Vec<_> = conflicts
+            .iter()
+            .map(|c| (c.first.0.as_str(), c.second.0.as_str()))
+            .collect();
+        assert_eq!(pairs, vec![("a-1", "c-1"), ("b-1", "c-1")]);
+        assert!(same_version("not a version", "not a version"));
+        assert!(!same_version("weird-1", "weird-2"));
     }
 
     #[test]

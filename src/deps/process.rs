@@ -1,9 +1,11 @@
-//! Running installer child processes: bounded in time, output captured.
+//! Running installer child processes: bounded in time, cancellable, output captured.
 //!
 //! Every line a child writes goes to `tracing` at debug level as it arrives; only the
-//! last few lines are kept, for error messages. On timeout the whole process group
-//! is killed, because pip (`--python`) and uv start children of their own that would
-//! otherwise keep running and keep our pipes open.
+//! last few lines are kept, for error messages. On timeout or cancellation (see
+//! [`super::cancel`]) the whole process group is killed, because pip (`--python`) and
+//! uv start children of their own that would otherwise keep running and keep our pipes
+//! open. On Linux the child also dies with this process (`PR_SET_PDEATHSIG`), so a
+//! killed host leaves no installer behind.
 
 use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Read};
@@ -15,6 +17,8 @@ use std::time::{Duration, Instant};
 
 use wait_timeout::ChildExt;
 
+use super::cancel::installs_cancelled;
+
 /// Lines of output kept for error messages.
 pub(crate) const TAIL_LINES: usize = 20;
 /// Longest line kept (in bytes, cut at a character boundary); pip can print huge ones.
@@ -22,6 +26,8 @@ const MAX_LINE: usize = 2000;
 /// After the child is gone, how long to wait for its pipes to close. A grandchild that
 /// escaped the process group could hold them open forever.
 const READER_GRACE: Duration = Duration::from_secs(5);
+/// How often a running child is checked for cancellation.
+const CANCEL_POLL: Duration = Duration::from_millis(50);
 
 static CHILD_PROCESSES: AtomicU64 = AtomicU64::new(0);
 
@@ -34,6 +40,8 @@ pub(crate) fn child_processes() -> u64 {
 pub(crate) enum Finish {
     Exited(ExitStatus),
     TimedOut,
+    /// Stopped because installs were cancelled.
+    Cancelled,
 }
 
 #[derive(Debug)]
@@ -55,9 +63,10 @@ impl RunOutcome {
     }
 }
 
-/// Runs `cmd` to completion or until `timeout`, whichever comes first. `label` tags
-/// the logged output lines. Errors only when the child cannot be started or waited on.
-pub(crate) fn run(cmd: Command, label: &str, timeout: Duration) -> io::Result<RunOutcome> {
+/// Runs `cmd` to completion, until `timeout` (`None`: no limit) or until installs
+/// are cancelled, whichever comes first. `label` tags the logged output lines. Errors
+/// only when the child cannot be started or waited on.
+pub(crate) fn run(cmd: Command, label: &str, timeout: Option<Duration>) -> io::Result<RunOutcome> {
     run_counted(cmd, label, timeout, None)
 }
 
@@ -65,9 +74,16 @@ pub(crate) fn run(cmd: Command, label: &str, timeout: Duration) -> io::Result<Ru
 pub(crate) fn run_counted(
     mut cmd: Command,
     label: &str,
-    timeout: Duration,
+    timeout: Option<Duration>,
     counter: Option<&AtomicU64>,
 ) -> io::Result<RunOutcome> {
+    if installs_cancelled() {
+        return Ok(RunOutcome {
+            finish: Finish::Cancelled,
+            tail: Vec::new(),
+            elapsed: Duration::ZERO,
+        });
+    }
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -76,6 +92,19 @@ pub(crate) fn run_counted(
         use std::os::unix::process::CommandExt;
         // Own process group, so a timeout can kill pip's and uv's children too.
         cmd.process_group(0);
+        #[cfg(target_os = "linux")]
+        // SAFETY: the closure runs between fork and exec and only makes one
+        // async-signal-safe system call.
+        unsafe {
+            cmd.pre_exec(|| {
+                // Dies with the thread that started it (which waits for it), so a host
+                // killed outright leaves no installer running.
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
     }
     tracing::debug!(child = label, command = ?cmd, "starting");
     let started = Instant::now();
@@ -100,20 +129,35 @@ pub(crate) fn run_counted(
     }
     drop(done_tx);
 
-    let finish = match child.wait_timeout(timeout) {
-        Ok(Some(status)) => Finish::Exited(status),
-        Ok(None) => {
+    // `None` when the limit is too far away to represent: no limit.
+    let deadline = timeout.and_then(|t| started.checked_add(t));
+    let finish = loop {
+        let now = Instant::now();
+        let slice = match deadline {
+            Some(d) => d.saturating_duration_since(now).min(CANCEL_POLL),
+            None => CANCEL_POLL,
+        };
+        match child.wait_timeout(slice) {
+            Ok(Some(status)) => break Finish::Exited(status),
+            Ok(None) => {}
+            Err(e) => {
+                kill_tree(&mut child);
+                return Err(e);
+            }
+        }
+        if installs_cancelled() {
+            tracing::warn!(child = &*label, "installs cancelled; killing it");
+            kill_tree(&mut child);
+            break Finish::Cancelled;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
             tracing::warn!(
                 child = &*label,
                 ?timeout,
                 "did not finish in time; killing it"
             );
             kill_tree(&mut child);
-            Finish::TimedOut
-        }
-        Err(e) => {
-            kill_tree(&mut child);
-            return Err(e);
+            break Finish::TimedOut;
         }
     };
 
@@ -202,16 +246,15 @@ fn truncate(line: &str) -> &str {
 fn kill_tree(child: &mut Child) {
     #[cfg(unix)]
     {
-        // No libc in this crate: the standard `kill` utility signals the group.
-        let group = format!("-{}", child.id());
-        let result = Command::new("kill")
-            .args(["-KILL", "--", &group])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        if let Err(e) = result {
-            tracing::debug!("cannot run kill for process group {group}: {e}");
+        // The group's id is the child's pid (`process_group(0)`), and the child is
+        // not reaped yet, so the id cannot have been reused.
+        let group = libc::pid_t::try_from(child.id()).unwrap_or(0);
+        // SAFETY: plain system call; a negative pid names the process group.
+        if group > 0 && unsafe { libc::kill(-group, libc::SIGKILL) } != 0 {
+            tracing::debug!(
+                "cannot kill process group {group}: {}",
+                io::Error::last_os_error()
+            );
         }
     }
     let _ = child.kill();
@@ -228,11 +271,11 @@ mod tests {
         cmd.arg("-c").arg(
             "i=0; while [ $i -lt 30 ]; do echo out$i; i=$((i+1)); done; echo boom >&2; exit 3",
         );
-        let outcome = run(cmd, "test", Duration::from_secs(30)).expect("sh runs");
+        let outcome = run(cmd, "test", Some(Duration::from_secs(30))).expect("sh runs");
         assert!(!outcome.success());
         match outcome.finish {
             Finish::Exited(status) => assert_eq!(status.code(), Some(3)),
-            Finish::TimedOut => panic!("should not time out"),
+            other => panic!("should exit, not {other:?}"),
         }
         assert_eq!(outcome.tail.len(), TAIL_LINES);
         assert!(
@@ -250,7 +293,7 @@ mod tests {
         // The grandchild `sleep` keeps stdout open; killing only `sh` would leave it.
         cmd.arg("-c").arg("echo started; sleep 60 & sleep 60");
         let started = Instant::now();
-        let outcome = run(cmd, "test", Duration::from_millis(300)).expect("sh runs");
+        let outcome = run(cmd, "test", Some(Duration::from_millis(300))).expect("sh runs");
         assert!(matches!(outcome.finish, Finish::TimedOut));
         assert!(
             started.elapsed() < Duration::from_secs(4),
@@ -258,6 +301,15 @@ mod tests {
             started.elapsed()
         );
         assert_eq!(outcome.tail, vec!["started".to_owned()]);
+    }
+
+    #[test]
+    fn a_limit_too_large_to_represent_means_no_limit() {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c").arg("echo done");
+        let outcome = run(cmd, "test", Some(Duration::MAX)).expect("sh runs");
+        assert!(outcome.success(), "{outcome:?}");
+        assert_eq!(outcome.tail, vec!["done".to_owned()]);
     }
 
     #[test]
