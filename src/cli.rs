@@ -45,6 +45,10 @@ pub struct Cli {
     /// Install requirements from this folder of wheels only, without any index.
     #[arg(long, global = true, value_name = "DIR")]
     pub wheelhouse: Option<PathBuf>,
+    /// Folder of host-provided Python packages every plugin may import (repeatable);
+    /// added to sys.path when the engine starts.
+    #[arg(long = "python-path", global = true, value_name = "DIR")]
+    pub python_path: Vec<PathBuf>,
     /// Time limit for installing one plugin's requirements, in seconds.
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 900)]
     pub deps_timeout: u64,
@@ -158,7 +162,8 @@ fn open_engine(cli: &Cli, dir: &Path) -> Result<PluginEngine, u8> {
     let mut builder = PluginEngine::builder(dir)
         .installer(cli.installer)
         .installer_timeout(std::time::Duration::from_secs(cli.deps_timeout))
-        .watch_interval(None);
+        .watch_interval(None)
+        .python_path(cli.python_path.iter().cloned());
     if let Some(component) = &cli.component {
         builder = builder.component(component.clone());
     }

@@ -12,15 +12,21 @@ use super::data::{status_dict, PluginData};
 use super::errors::{engine_error, hook_error, new_error, Kind};
 use super::logging::with_python_logging;
 use crate::deps::Installer;
-use crate::engine::{call_on_set, CallMode, LoadedPlugin, PluginEngine, PluginSet};
+use crate::engine::{call_on_set, find_in, CallMode, LoadedPlugin, PluginEngine, PluginSet};
 use crate::python::ManifestView;
 
 /// Environment variable naming the plugins directory when none is given.
 const PLUGINS_DIR_ENV: &str = "RACETRACK_PLUGINS_DIR";
 
 /// Racetrack's plugin engine: loads the plugin zips of a directory and calls their
-/// hooks by priority.
-#[pyclass(name = "PluginEngine", module = "racetrack_plugins", frozen)]
+/// hooks by priority. `racetrack_plugins.PluginEngine` subclasses it in Python with
+/// Racetrack's own API; the methods it inherits stay native calls.
+#[pyclass(
+    name = "NativeEngine",
+    module = "racetrack_plugins._native",
+    frozen,
+    subclass
+)]
 pub struct PyPluginEngine {
     engine: PluginEngine,
 }
@@ -59,6 +65,17 @@ fn watch_interval(seconds: Option<f64>) -> PyResult<Option<Duration>> {
         .transpose()
 }
 
+fn not_found(py: Python<'_>, name: &str, version: Option<&str>) -> PyErr {
+    new_error(
+        py,
+        Kind::NotFound,
+        match version {
+            Some(v) => format!("no loaded plugin named {name} with version {v}"),
+            None => format!("no loaded plugin named {name}"),
+        },
+    )
+}
+
 impl PyPluginEngine {
     /// The active plugin set, after the (throttled) check for changes made by other
     /// processes. That check may reload, which needs the load lock, so the GIL goes.
@@ -95,6 +112,34 @@ impl PyPluginEngine {
             }
         }
         Ok(results)
+    }
+
+    /// Calls `hook` on the loaded plugin `name` (of `version`; else the newest).
+    fn invoke_on<'py>(
+        &self,
+        py: Python<'py>,
+        plugin_name: &str,
+        version: Option<&str>,
+        hook: &Bound<'py, PyAny>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let hook = hook_name(hook)?;
+        let set = self.current_set(py);
+        let Some(target) = find_in(&set, plugin_name, version).cloned() else {
+            return Err(not_found(py, plugin_name, version));
+        };
+        let table = set.hook_table(py, &hook);
+        let Some(bound) = table
+            .iter()
+            .find(|b| std::sync::Arc::ptr_eq(&b.plugin, &target))
+        else {
+            return Ok(py.None().into_bound(py));
+        };
+        with_python_logging(py, || {
+            bound.method.call(py, args, kwargs, target.name(), &hook)
+        })
+        .map_err(|err| hook_error(py, &target, &hook, err))
     }
 
     fn require_installed(&self, py: Python<'_>, name: &str, version: &str) -> PyResult<()> {
@@ -196,34 +241,37 @@ impl PyPluginEngine {
         args: &Bound<'py, PyTuple>,
         kwargs: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let hook = hook_name(hook)?;
-        let set = self.current_set(py);
-        // The first loaded plugin of that name (several versions may be loaded).
-        let Some(target) = set
-            .loaded()
-            .iter()
-            .find(|p| p.name() == plugin_name)
-            .cloned()
-        else {
-            return Err(new_error(
-                py,
-                Kind::NotFound,
-                format!("no loaded plugin named {plugin_name}"),
-            ));
-        };
-        let table = set.hook_table(py, &hook);
-        let Some(bound) = table
-            .iter()
-            .find(|b| std::sync::Arc::ptr_eq(&b.plugin, &target))
-        else {
-            return Ok(py.None().into_bound(py));
-        };
-        with_python_logging(py, || {
-            bound.method.call(py, args, kwargs, target.name(), &hook)
-        })
-        .map_err(|err| hook_error(py, &target, &hook, err))
+        self.invoke_on(py, plugin_name, None, hook, args, kwargs)
     }
 
+    /// Calls `hook` on the plugin `plugin_data` describes (a `PluginData` of this
+    /// engine, e.g. from `invoke_hook_with_origin`); its result, or `None` when it does
+    /// not implement the hook. Raises `PluginNotFoundError` when it is no longer loaded.
+    #[pyo3(signature = (plugin_data, hook, /, *args, **kwargs))]
+    fn invoke_plugin_data_hook<'py>(
+        &self,
+        py: Python<'py>,
+        plugin_data: &Bound<'py, PyAny>,
+        hook: &Bound<'py, PyAny>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let manifest = plugin_data.getattr("plugin_manifest")?;
+        let name: String = manifest.getattr("name")?.extract()?;
+        let version: String = manifest.getattr("version")?.extract()?;
+        self.invoke_on(py, &name, Some(&version), hook, args, kwargs)
+    }
+
+    /// How many plugin sets have been loaded so far (it changes on every reload).
+    #[getter]
+    fn generation(&self) -> u64 {
+        self.engine.generation()
+    }
+
+    /// Reloads when another process changed the plugins directory; whether it did.
+    fn reload_if_changed(&self, py: Python<'_>) -> bool {
+        self.run(py, |e| e.reload_if_changed())
+    }
     /// Like `invoke_plugin_hook`, but pairs every result with the `PluginData` of the
     /// plugin that returned it.
     #[pyo3(signature = (hook, /, *args, **kwargs))]
@@ -245,8 +293,8 @@ impl PyPluginEngine {
         PyList::new(py, pairs)
     }
 
-    /// The loaded plugin `name` (of `version`, when given; else the first in call
-    /// order). Raises `PluginNotFoundError`.
+    /// The loaded plugin `name` (of `version`, when given; else the newest in
+    /// Racetrack's semantic-version order). Raises `PluginNotFoundError`.
     #[pyo3(signature = (name, version=None))]
     fn find_plugin(
         &self,
@@ -255,20 +303,9 @@ impl PyPluginEngine {
         version: Option<&str>,
     ) -> PyResult<Py<PluginData>> {
         let set = self.current_set(py);
-        let found = set
-            .loaded()
-            .iter()
-            .find(|p| p.name() == name && version.is_none_or(|v| p.version() == v));
-        match found {
+        match find_in(&set, name, version) {
             Some(plugin) => PluginData::of(py, plugin),
-            None => Err(new_error(
-                py,
-                Kind::NotFound,
-                match version {
-                    Some(v) => format!("no loaded plugin named {name} with version {v}"),
-                    None => format!("no loaded plugin named {name}"),
-                },
-            )),
+            None => Err(not_found(py, name, version)),
         }
     }
 

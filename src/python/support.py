@@ -203,7 +203,13 @@ def load_plugin(module_name, plugin_dir, manifest, config_path, site_dirs):
     # Without sibling .py files or folders nothing local can be imported: no diff.
     before = set(sys.modules) if local_names else None
     added = []
+    # Like Racetrack, the plugin's folder is the working directory while it imports and
+    # initialises (plugins open `templates/...` relative to it). The cwd is process-wide:
+    # this runs under the engine's load lock, and the previous one comes back even when
+    # the plugin changed it itself.
+    saved_cwd = _getcwd()
     try:
+        os.chdir(plugin_dir)
         for site_dir in site_dirs:
             site.addsitedir(site_dir)
         added = [p for p in sys.path if p not in saved_path]
@@ -236,6 +242,8 @@ def load_plugin(module_name, plugin_dir, manifest, config_path, site_dirs):
             _SITE_DIR_USERS.setdefault(site_dir, set()).add(module_name)
         return instance, stale
     finally:
+        if saved_cwd is not None:
+            os.chdir(saved_cwd)
         for name in set(sys.modules) - before if before is not None else ():
             if name == module_name:
                 continue
@@ -248,6 +256,14 @@ def load_plugin(module_name, plugin_dir, manifest, config_path, site_dirs):
         in_use = any(d in _SITE_DIR_USERS for d in site_dirs)
         kept = [p for p in added if in_use and p not in saved_path and p != plugin_dir]
         sys.path[:] = saved_path + kept
+
+
+def _getcwd():
+    """The working directory, or None when it no longer exists (nothing to restore)."""
+    try:
+        return os.getcwd()
+    except OSError:
+        return None
 
 
 def _already_imported_elsewhere(site_dirs):
