@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
-from ._native import PluginManifest
+from ._native import PluginManifest  # Racetrack's, when installed (same fields)
 
 __all__ = ["PluginCore", "Manifest", "FatmanDto"]
 

@@ -23,7 +23,7 @@ const PLUGINS_DIR_ENV: &str = "RACETRACK_PLUGINS_DIR";
 /// Racetrack's own API; the methods it inherits stay native calls.
 #[pyclass(
     name = "NativeEngine",
-    module = "racetrack_plugins._native",
+    module = "racetrack_plugins",
     frozen,
     subclass
 )]

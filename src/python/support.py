@@ -231,7 +231,7 @@ def load_plugin(module_name, plugin_dir, manifest, config_path, site_dirs):
                 raise PluginLoadError(
                     f"`Plugin` in plugin.py is a {type(cls).__name__}, not a class"
                 )
-            cls.plugin_manifest = manifest
+            cls.plugin_manifest = _host_manifest(manifest)
             cls.plugin_dir = pathlib.Path(plugin_dir)
             cls.config_path = pathlib.Path(str(config_path))
             instance = cls()
@@ -256,6 +256,19 @@ def load_plugin(module_name, plugin_dir, manifest, config_path, site_dirs):
         in_use = any(d in _SITE_DIR_USERS for d in site_dirs)
         kept = [p for p in added if in_use and p not in saved_path and p != plugin_dir]
         sys.path[:] = saved_path + kept
+
+
+def _host_manifest(manifest):
+    """Racetrack's pydantic ``PluginManifest`` when the host has ``racetrack_client``
+    (what plugins get under Racetrack's own engine), else the engine's manifest."""
+    try:
+        from racetrack_client.plugin.plugin_manifest import PluginManifest
+    except Exception:
+        return manifest
+    try:
+        return PluginManifest.model_validate(manifest.dict())
+    except Exception:
+        return manifest
 
 
 def _getcwd():
