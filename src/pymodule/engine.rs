@@ -21,12 +21,7 @@ const PLUGINS_DIR_ENV: &str = "RACETRACK_PLUGINS_DIR";
 /// Racetrack's plugin engine: loads the plugin zips of a directory and calls their
 /// hooks by priority. `racetrack_plugins.PluginEngine` subclasses it in Python with
 /// Racetrack's own API; the methods it inherits stay native calls.
-#[pyclass(
-    name = "NativeEngine",
-    module = "racetrack_plugins",
-    frozen,
-    subclass
-)]
+#[pyclass(name = "NativeEngine", module = "racetrack_plugins", frozen, subclass)]
 pub struct PyPluginEngine {
     engine: PluginEngine,
 }
