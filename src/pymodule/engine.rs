@@ -224,9 +224,9 @@ impl PyPluginEngine {
         PyList::new(py, results.into_iter().map(|(_, value)| value))
     }
 
-    /// Calls `hook` on the loaded plugin `plugin_name` only; its result, or `None` when
-    /// it does not implement the hook. Raises `PluginNotFoundError` when no such plugin
-    /// is loaded.
+    /// Calls `hook` on the loaded plugin `plugin_name` only (its newest version, as
+    /// `find_plugin`); its result, or `None` when it does not implement the hook.
+    /// Raises `PluginNotFoundError` when no such plugin is loaded.
     #[pyo3(signature = (plugin_name, hook, /, *args, **kwargs))]
     fn invoke_one_plugin_hook<'py>(
         &self,
