@@ -169,3 +169,62 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The library API: `EngineBuilder::python_path`, and `find_plugin` picking the newest
+/// version in Racetrack's semantic-version order.
+#[test]
+fn rust_api_python_path_and_newest_version() {
+    use racetrack_plugins::bundle::{bundle_plugin, BundleOptions};
+    use racetrack_plugins::{HookArgs, PluginEngine};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("plugins");
+    std::fs::create_dir_all(&dir).unwrap();
+    // 2.10.0 and 2.4.0 of the job type (as text, 2.4.0 would sort above 2.10.0).
+    for version in ["2.10.0", "2.4.0"] {
+        let options = BundleOptions {
+            out_dir: Some(dir.clone()),
+            out_filename: None,
+            plugin_version: Some(version.to_string()),
+        };
+        bundle_plugin(&fixtures().join("plugins/python3-job-type"), &options).unwrap();
+    }
+    bundle_plugin(
+        &fixtures().join("plugins/docker-infrastructure"),
+        &BundleOptions {
+            out_dir: Some(dir.clone()),
+            out_filename: None,
+            plugin_version: None,
+        },
+    )
+    .unwrap();
+
+    let engine = PluginEngine::builder(&dir)
+        .component("lifecycle")
+        .python_path([fixtures().join("host"), fixtures().join("host_client")])
+        .watch_interval(None)
+        .build()
+        .unwrap();
+    let statuses: Vec<_> = engine
+        .plugins()
+        .iter()
+        .map(|p| (p.name.clone(), p.version.clone(), p.status.to_string()))
+        .collect();
+    assert!(
+        statuses.iter().all(|(_, _, status)| status == "loaded"),
+        "{statuses:?}"
+    );
+    let newest = engine.find_plugin("python3-job-type", None).unwrap();
+    assert_eq!(newest.version(), "2.10.0");
+    let older = engine
+        .find_plugin("python3-job-type", Some("2.4.0"))
+        .unwrap();
+    assert_eq!(older.version(), "2.4.0");
+
+    let outputs = engine.invoke("host_imports", &HookArgs::new()).unwrap();
+    assert_eq!(outputs.len(), 1);
+    assert_eq!(
+        outputs[0].value.to_json().unwrap()["target_class"],
+        "lifecycle.infrastructure.model.InfrastructureTarget"
+    );
+}
