@@ -193,14 +193,14 @@ class PluginEngine(NativeEngine):
     def plugins_data(self) -> List[PluginData]:  # type: ignore[override]
         """Loaded plugins, in call order. The records stay the same objects until the
         next reload."""
-        # Generation first: a reload between the two lines only makes the next call
-        # rebuild the records, never keeps stale ones.
+        # Reading the generation also checks for other processes' changes. Read before
+        # the natives: a reload in between only makes the next call rebuild the
+        # records, never keeps stale ones.
         generation = self.generation
-        natives = super().plugins_data
         cached_generation, cached = self._data_cache
         if cached_generation == generation:
             return list(cached)
-        records = [_record(n) for n in natives]
+        records = [_record(n) for n in super().plugins_data]
         self._data_cache = (generation, records)
         return list(records)
 

@@ -257,9 +257,12 @@ impl PyPluginEngine {
         self.invoke_on(py, &name, Some(&version), hook, args, kwargs)
     }
 
-    /// How many plugin sets have been loaded so far (it changes on every reload).
+    /// How many plugin sets have been loaded so far (it changes on every reload),
+    /// after the periodic check for changes by other processes: a host caching what
+    /// it derives from the plugins keys it by this.
     #[getter]
-    fn generation(&self) -> u64 {
+    fn generation(&self, py: Python<'_>) -> u64 {
+        self.current_set(py);
         self.engine.generation()
     }
 

@@ -338,13 +338,7 @@ IMAGE_BUILDER_HOST = """
     import image_builder  # the host; plugins see component 'image-builder'
     from pathlib import Path
     from racetrack_client.log.context_error import ContextError
-    from racetrack_plugins import PluginEngine
-
-
-    class PluginCore:
-        def job_types(self): return {}
-        def validate_job_manifest(self, manifest, job_type): pass
-
+    from racetrack_plugins import PluginCore, PluginEngine
 
     plugin_engine = PluginEngine(PLUGINS_DIR)
     job_types = {}  # as racetrack_commons.deploy.job_type.gather_job_types
