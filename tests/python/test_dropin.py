@@ -95,6 +95,22 @@ def test_constructor_calls_on_reload_after_every_load(tmp_path: Path) -> None:
     assert len(seen) == 6
 
 
+def test_failing_on_reload_is_logged_at_start_and_raised_after_a_change(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def on_reload(engine: PluginEngine) -> None:
+        raise RuntimeError("cache rebuild failed")
+
+    # Racetrack logs what fails while the engine starts; the service still starts.
+    with caplog.at_level("ERROR", logger="racetrack_plugins"):
+        engine = PluginEngine(tmp_path / "plugins", on_reload=on_reload, watch_interval=None)
+    assert "on_reload failed" in caplog.text and "cache rebuild failed" in caplog.text
+    # After an upload the caller sees it, as with Racetrack; the plugin is installed.
+    with pytest.raises(RuntimeError, match="cache rebuild failed"):
+        upload(engine, fixture_zip(tmp_path / "dist", JOB_TYPE))
+    assert versions(engine, JOB_TYPE) == ["2.4.0"]
+
+
 def test_on_reload_runs_when_another_process_changes_the_directory(tmp_path: Path) -> None:
     plugins = tmp_path / "plugins"
     plugins.mkdir()
