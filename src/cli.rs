@@ -46,6 +46,10 @@ pub struct Cli {
     /// Install requirements from this folder of wheels only, without any index.
     #[arg(long, global = true, value_name = "DIR")]
     pub wheelhouse: Option<PathBuf>,
+    /// Folder of host-provided Python packages every plugin may import (repeatable);
+    /// added to sys.path when the engine starts.
+    #[arg(long = "python-path", global = true, value_name = "DIR")]
+    pub python_path: Vec<PathBuf>,
     /// Time limit for installing one plugin's requirements, in seconds.
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = crate::deps::DEFAULT_DEPS_TIMEOUT.as_secs())]
     pub deps_timeout: u64,
@@ -183,7 +187,8 @@ fn open_engine(cli: &Cli, dir: &Path) -> Result<PluginEngine, u8> {
     }
     let mut builder = PluginEngine::builder(dir)
         .deps_options(deps)
-        .watch_interval(None);
+        .watch_interval(None)
+        .python_path(cli.python_path.iter().cloned());
     if let Some(component) = &cli.component {
         builder = builder.component(component.clone());
     }

@@ -7,6 +7,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union, final
 __all__: List[str]
 
 from .errors import (
+    PluginAlreadyExistsError as PluginAlreadyExistsError,
     PluginError as PluginError,
     PluginHookError as PluginHookError,
     PluginInstallError as PluginInstallError,
@@ -66,10 +67,9 @@ class PluginData:
     @property
     def error(self) -> Optional[str]: ...
 
-@final
-class PluginEngine:
+class NativeEngine:
     """Racetrack's plugin engine: loads the plugin zips of a directory and calls
-    their hooks by priority."""
+    their hooks by priority. ``racetrack_plugins.PluginEngine`` subclasses it."""
 
     def __new__(
         cls,
@@ -79,7 +79,7 @@ class PluginEngine:
         installer: str = "auto",
         wheelhouse: Optional[_StrPath] = None,
         watch_interval: Optional[float] = 1.0,
-    ) -> "PluginEngine": ...
+    ) -> "NativeEngine": ...
     @property
     def plugins_dir(self) -> Path: ...
     @property
@@ -91,6 +91,12 @@ class PluginEngine:
     def invoke_hook_with_origin(
         self, hook: _Hook, /, *args: Any, **kwargs: Any
     ) -> List[Tuple[PluginData, Any]]: ...
+    def invoke_plugin_data_hook(
+        self, plugin_data: Any, hook: _Hook, /, *args: Any, **kwargs: Any
+    ) -> Any: ...
+    @property
+    def generation(self) -> int: ...
+    def reload_if_changed(self) -> bool: ...
     def find_plugin(self, name: str, version: Optional[str] = None) -> PluginData: ...
     @property
     def plugins_data(self) -> List[PluginData]: ...
@@ -114,5 +120,6 @@ def bundle_plugin(
     out_filename: Optional[str] = None,
     plugin_version: Optional[str] = None,
 ) -> Path: ...
+def read_bundle_manifest(filename: str, data: bytes) -> PluginManifest: ...
 def run_cli(argv: List[str]) -> int: ...
 def run_bundler_cli(argv: List[str]) -> int: ...

@@ -244,7 +244,13 @@ def load_plugin(
     # Without sibling .py files or folders nothing local can be imported: no diff.
     before = set(sys.modules) if local_names else None
     added: List[str] = []
+    # Like Racetrack, the plugin's folder is the working directory while it imports and
+    # initialises (plugins open `templates/...` relative to it). The cwd is process-wide:
+    # this runs under the engine's load lock, and the previous one comes back even when
+    # the plugin changed it itself.
+    saved_cwd = _getcwd()
     try:
+        os.chdir(plugin_dir)
         for site_dir in site_list:
             site.addsitedir(site_dir)
         added = [p for p in sys.path if p not in saved_path]
@@ -268,7 +274,7 @@ def load_plugin(
                 )
             # On the class, before instantiation: plugins read them in __init__.
             plugin_cls: Any = cls
-            plugin_cls.plugin_manifest = manifest
+            plugin_cls.plugin_manifest = _host_manifest(manifest)
             plugin_cls.plugin_dir = pathlib.Path(plugin_dir)
             plugin_cls.config_path = pathlib.Path(os.fspath(config_path))
             instance: object = plugin_cls()
@@ -279,6 +285,8 @@ def load_plugin(
             _SITE_DIR_USERS.setdefault(site_dir, set()).add(module_name)
         return instance, stale
     finally:
+        if saved_cwd is not None:
+            os.chdir(saved_cwd)
         for name in set(sys.modules) - before if before is not None else ():
             if name == module_name:
                 continue
@@ -291,6 +299,27 @@ def load_plugin(
         in_use = any(d in _SITE_DIR_USERS for d in site_list)
         kept = [p for p in added if in_use and p not in saved_path and p != plugin_dir]
         sys.path[:] = saved_path + kept
+
+
+def _host_manifest(manifest: Any) -> Any:
+    """Racetrack's pydantic ``PluginManifest`` when the host has ``racetrack_client``
+    (what plugins get under Racetrack's own engine), else the engine's manifest."""
+    try:
+        from racetrack_client.plugin.plugin_manifest import PluginManifest
+    except Exception:
+        return manifest
+    try:
+        return PluginManifest.model_validate(manifest.dict())
+    except Exception:
+        return manifest
+
+
+def _getcwd() -> Optional[str]:
+    """The working directory, or None when it no longer exists (nothing to restore)."""
+    try:
+        return os.getcwd()
+    except OSError:
+        return None
 
 
 def _already_imported_elsewhere(site_dirs: Sequence[str]) -> List[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
-from ._native import PluginManifest
+from ._native import PluginManifest  # Racetrack's, when installed (same fields)
 
 __all__ = ["PluginCore", "Manifest", "FatmanDto"]
 
@@ -83,4 +83,48 @@ class PluginCore:
         Supplementary actions invoked after fatman is deleted
         :param username_executor: username of the user who deleted the fatman
         """
+        return None
+
+    # Today's Racetrack (2.x) names its hooks after jobs; hosts such as lifecycle and
+    # image-builder call these.
+
+    def post_job_deploy(
+        self,
+        manifest: Manifest,
+        job: Any,
+        image_name: str,
+        deployer_username: Optional[str] = None,
+    ) -> None:
+        """Supplementary actions invoked after a job is deployed"""
+        return None
+
+    def job_runtime_env_vars(self) -> Optional[Dict[str, str]]:
+        """Supplementary env vars added to runtime vars when deploying a job"""
+        return None
+
+    def job_types(self) -> Dict[str, Dict[str, Any]]:
+        """
+        Job types provided by this plugin
+        :return dict of job type name with version ("python3:2.4.0") -> its definition,
+            e.g. {"images": [{"source": "jobtype", "dockerfile_path": "...", "template": True}]}
+        """
+        return {}
+
+    def infrastructure_targets(self) -> Dict[str, Any]:
+        """
+        Infrastructure targets (deployment targets for jobs) provided by this plugin
+        :return dict of name -> lifecycle.infrastructure.model.InfrastructureTarget
+        """
+        return {}
+
+    def run_action(self, **kwargs: Any) -> Any:
+        """Call a supplementary action of a plugin"""
+        return None
+
+    def post_job_delete(self, job: Any, username_executor: Optional[str] = None) -> None:
+        """Supplementary actions invoked after a job is deleted"""
+        return None
+
+    def validate_job_manifest(self, manifest: Manifest, job_type: str) -> None:
+        """Validate a job's manifest against its job type's rules; raise when invalid"""
         return None

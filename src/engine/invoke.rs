@@ -96,7 +96,7 @@ impl PluginEngine {
         self.invoke_with_mode(hook, args, CallMode::CollectAll)
     }
 
-    /// Calls `hook` on one plugin only (the first loaded one of that name). `Ok(None)`
+    /// Calls `hook` on one plugin only (the newest loaded version of that name). `Ok(None)`
     /// when it does not implement the hook.
     pub fn invoke_one(
         &self,
@@ -108,7 +108,7 @@ impl PluginEngine {
         self.invoke_each_on(
             &self.current(),
             hook,
-            Some(plugin),
+            Some((plugin, None)),
             args,
             CallMode::FailFast,
             |p, r| {
@@ -123,13 +123,13 @@ impl PluginEngine {
 
     /// The lowest-level call, for front ends that keep the plugin of each outcome (the
     /// Python module): calls `hook` on the loaded plugins (or the first loaded one
-    /// named `only_plugin`), handing each outcome to `each` as it comes. Runs on the
+    /// named `only_plugin`, of the given version or else the newest), handing each outcome to `each` as it comes. Runs on the
     /// current set without the change check: call [`poll_changes`](Self::poll_changes)
     /// first. `Err` when no plugin was called (no such plugin, unconvertible arguments).
     pub fn invoke_each(
         &self,
         hook: &str,
-        only_plugin: Option<&str>,
+        only_plugin: Option<(&str, Option<&str>)>,
         args: &HookArgs,
         mode: CallMode,
         each: impl FnMut(&Arc<LoadedPlugin>, Result<PyValue, HookError>),
@@ -161,14 +161,14 @@ impl PluginEngine {
         &self,
         set: &PluginSet,
         hook: &str,
-        only_plugin: Option<&str>,
+        only_plugin: Option<(&str, Option<&str>)>,
         args: &HookArgs,
         mode: CallMode,
         mut each: impl FnMut(&Arc<LoadedPlugin>, Result<PyValue, HookError>),
     ) -> Result<(), HookError> {
         let target = match only_plugin {
             None => CallTarget::All,
-            Some(name) => CallTarget::One(find_loaded(set, name, hook)?),
+            Some((name, version)) => CallTarget::One(find_loaded(set, name, version, hook)?),
         };
         let debug = tracing::enabled!(tracing::Level::DEBUG);
         let mut sink = |plugin: &Arc<LoadedPlugin>, result: Result<PyValue, Box<PyFailure>>| {
@@ -190,13 +190,14 @@ impl PluginEngine {
     }
 }
 
-/// The first loaded plugin named `name`, or why there is none.
+/// The loaded plugin `name` (of `version`; else the newest), or why there is none.
 fn find_loaded<'s>(
     set: &'s PluginSet,
     name: &str,
+    version: Option<&str>,
     hook: &str,
 ) -> Result<&'s LoadedPlugin, HookError> {
-    if let Some(plugin) = set.loaded().iter().find(|p| p.name() == name) {
+    if let Some(plugin) = super::find_in(set, name, version) {
         return Ok(plugin);
     }
     let detail = set

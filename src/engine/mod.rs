@@ -17,6 +17,7 @@ mod runtime;
 mod set;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -51,6 +52,9 @@ pub struct EngineOptions {
     /// How often calls look at `last-change.txt` for changes made by other processes;
     /// `None` never (call [`PluginEngine::reload`] yourself).
     pub watch_interval: Option<Duration>,
+    /// Folders of host-provided packages every plugin may import, added to `sys.path`
+    /// (with their `.pth` files) when the engine starts.
+    pub python_path: Vec<PathBuf>,
 }
 
 impl Default for EngineOptions {
@@ -60,6 +64,7 @@ impl Default for EngineOptions {
             deps: DepsOptions::default(),
             limits: ExtractLimits::default(),
             watch_interval: Some(DEFAULT_WATCH_INTERVAL),
+            python_path: Vec::new(),
         }
     }
 }
@@ -125,6 +130,19 @@ impl EngineBuilder {
         self
     }
 
+    /// Adds folders of host-provided packages (a Rust host's own `lifecycle`,
+    /// `racetrack_client`…) to `sys.path`, so every plugin can import them.
+    pub fn python_path<I, P>(mut self, dirs: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<PathBuf>,
+    {
+        self.options
+            .python_path
+            .extend(dirs.into_iter().map(Into::into));
+        self
+    }
+
     pub fn options(mut self, options: EngineOptions) -> Self {
         self.options = options;
         self
@@ -136,7 +154,10 @@ impl EngineBuilder {
             PluginsDir::open(&self.plugins_dir).map_err(EngineError::io(&self.plugins_dir))?;
         let runtime = match self.runtime {
             Some(runtime) => runtime,
-            None => Arc::new(PythonRuntime::new().map_err(EngineError::Interpreter)?),
+            None => Arc::new(
+                PythonRuntime::with_python_path(&self.options.python_path)
+                    .map_err(EngineError::Interpreter)?,
+            ),
         };
         let interpreter = runtime.interpreter();
         tracing::info!(
@@ -151,6 +172,7 @@ impl EngineBuilder {
                 current: RwLock::new(Arc::new(PluginSet::empty(&*runtime))),
                 runtime,
                 last_check: Mutex::new(Instant::now()),
+                generation: AtomicU64::new(0),
             }),
         };
         engine.reload();
@@ -197,6 +219,8 @@ struct Inner {
     runtime: Arc<dyn Runtime>,
     current: RwLock<Arc<PluginSet>>,
     last_check: Mutex<Instant>,
+    /// Bumped after every swap of `current`; see [`PluginEngine::generation`].
+    generation: AtomicU64,
 }
 
 /// Racetrack's plugin engine. See the module docs for its concurrency model.
@@ -262,6 +286,7 @@ impl PluginEngine {
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             std::mem::replace(&mut *current, set.clone())
         };
+        self.inner.generation.fetch_add(1, Ordering::Release);
         // The old plugins stay alive as long as calls still run on the old set; the
         // runtime only forgets them, so the next load does not find them.
         self.inner.runtime.unload(old.loaded());
@@ -335,13 +360,16 @@ impl PluginEngine {
         self.current().loaded().to_vec()
     }
 
-    /// A loaded plugin by name (and version; without one, the highest-priority match).
+    /// How many plugin sets have been swapped in so far: hosts compare it to learn
+    /// that a reload happened (Racetrack's `on_reload`), whoever triggered it.
+    pub fn generation(&self) -> u64 {
+        self.inner.generation.load(Ordering::Acquire)
+    }
+
+    /// A loaded plugin by name and version; without a version, the newest one in
+    /// Racetrack's semantic-version order.
     pub fn find_plugin(&self, name: &str, version: Option<&str>) -> Option<Arc<LoadedPlugin>> {
-        self.current()
-            .loaded()
-            .iter()
-            .find(|p| p.name() == name && version.is_none_or(|v| p.version() == v))
-            .cloned()
+        find_in(&self.current(), name, version).cloned()
     }
 
     /// Path of a plugin's config file (`config/<name>-<version>/config.yaml`).
@@ -396,5 +424,67 @@ impl PluginEngine {
             .map_err(EngineError::io(self.plugins_dir()))?;
         self.reload();
         Ok(())
+    }
+}
+
+/// A loaded plugin of `set` by name and version; without a version, the newest.
+pub fn find_in<'a>(
+    set: &'a PluginSet,
+    name: &str,
+    version: Option<&str>,
+) -> Option<&'a Arc<LoadedPlugin>> {
+    let mut matching = set.loaded().iter().filter(|p| p.name() == name);
+    match version {
+        Some(v) => matching.find(|p| p.version() == v),
+        // max_by keeps the last of equals: the one later in call order, like Racetrack.
+        None => matching.max_by(|a, b| compare_versions(a.version(), b.version())),
+    }
+}
+
+/// Racetrack's `SemanticVersion` order: `MAJOR.MINOR.PATCH` numerically, then a
+/// version without a label above any with one, labels as text. Versions that are not
+/// `X.Y.Z[label]` (Racetrack refuses them) rank below all others, as text.
+pub fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
+    fn parse(v: &str) -> Option<([u64; 3], &str)> {
+        let mut numbers = [0u64; 3];
+        let mut rest = v;
+        for (i, n) in numbers.iter_mut().enumerate() {
+            if i > 0 {
+                rest = rest.strip_prefix('.')?;
+            }
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            *n = rest.get(..digits)?.parse().ok()?;
+            rest = &rest[digits..];
+        }
+        Some((numbers, rest))
+    }
+    match (parse(a), parse(b)) {
+        (Some((na, la)), Some((nb, lb))) => {
+            na.cmp(&nb)
+                .then_with(|| match (la.is_empty(), lb.is_empty()) {
+                    (true, true) => std::cmp::Ordering::Equal,
+                    (true, false) => std::cmp::Ordering::Greater,
+                    (false, true) => std::cmp::Ordering::Less,
+                    (false, false) => la.cmp(lb),
+                })
+        }
+        (Some(_), None) => std::cmp::Ordering::Greater,
+        (None, Some(_)) => std::cmp::Ordering::Less,
+        (None, None) => a.cmp(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compare_versions;
+    use std::cmp::Ordering::*;
+
+    #[test]
+    fn racetrack_version_order() {
+        assert_eq!(compare_versions("1.10.0", "1.9.0"), Greater);
+        assert_eq!(compare_versions("2.0.0", "2.0.0-dev"), Greater);
+        assert_eq!(compare_versions("2.0.0-alpha", "2.0.0-beta"), Less);
+        assert_eq!(compare_versions("1.0.0", "1.0.0"), Equal);
+        assert_eq!(compare_versions("0.0.1", "latest"), Greater);
     }
 }

@@ -19,8 +19,9 @@ use crate::engine::{
 use crate::python::{HookArgs, ManifestView};
 
 /// Racetrack's plugin engine: loads the plugin zips of a directory and calls their
-/// hooks by priority.
-#[pyclass(name = "PluginEngine", module = "racetrack_plugins", frozen)]
+/// hooks by priority. `racetrack_plugins.PluginEngine` subclasses it in Python with
+/// Racetrack's own API; the methods it inherits stay native calls.
+#[pyclass(name = "NativeEngine", module = "racetrack_plugins", frozen, subclass)]
 pub struct PyPluginEngine {
     engine: PluginEngine,
 }
@@ -59,6 +60,17 @@ fn watch_interval(seconds: Option<f64>) -> PyResult<Option<Duration>> {
         .transpose()
 }
 
+fn not_found(py: Python<'_>, name: &str, version: Option<&str>) -> PyErr {
+    new_error(
+        py,
+        Kind::NotFound,
+        match version {
+            Some(v) => format!("no loaded plugin named {name} with version {v}"),
+            None => format!("no loaded plugin named {name}"),
+        },
+    )
+}
+
 impl PyPluginEngine {
     /// Runs an engine operation that may load plugins, without the GIL.
     fn run<T: Send>(&self, py: Python<'_>, op: impl FnOnce(&PluginEngine) -> T + Send) -> T {
@@ -72,7 +84,7 @@ impl PyPluginEngine {
         &self,
         py: Python<'py>,
         hook: &str,
-        only_plugin: Option<&str>,
+        only_plugin: Option<(&str, Option<&str>)>,
         args: &Bound<'py, PyTuple>,
         kwargs: Option<&Bound<'py, PyDict>>,
         mut each: impl FnMut(&std::sync::Arc<LoadedPlugin>, Bound<'py, PyAny>) -> PyResult<()>,
@@ -186,9 +198,9 @@ impl PyPluginEngine {
         Ok(list)
     }
 
-    /// Calls `hook` on the loaded plugin `plugin_name` only; its result, or `None` when
-    /// it does not implement the hook. Raises `PluginNotFoundError` when no such plugin
-    /// is loaded.
+    /// Calls `hook` on the loaded plugin `plugin_name` only (its newest version, as
+    /// `find_plugin`); its result, or `None` when it does not implement the hook.
+    /// Raises `PluginNotFoundError` when no such plugin is loaded.
     #[pyo3(signature = (plugin_name, hook, /, *args, **kwargs))]
     fn invoke_one_plugin_hook<'py>(
         &self,
@@ -200,13 +212,58 @@ impl PyPluginEngine {
     ) -> PyResult<Bound<'py, PyAny>> {
         let hook = hook_name(hook)?;
         let mut found = py.None().into_bound(py);
-        self.call_hook(py, &hook, Some(plugin_name), args, kwargs, |_, value| {
+        self.call_hook(py, &hook, Some((plugin_name, None)), args, kwargs, |_, value| {
             found = value;
             Ok(())
         })?;
         Ok(found)
     }
 
+    /// Calls `hook` on the plugin `plugin_data` describes (a `PluginData` of this
+    /// engine, e.g. from `invoke_hook_with_origin`); its result, or `None` when it does
+    /// not implement the hook. Raises `PluginNotFoundError` when it is no longer loaded.
+    #[pyo3(signature = (plugin_data, hook, /, *args, **kwargs))]
+    fn invoke_plugin_data_hook<'py>(
+        &self,
+        py: Python<'py>,
+        plugin_data: &Bound<'py, PyAny>,
+        hook: &Bound<'py, PyAny>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let manifest = plugin_data.getattr("plugin_manifest")?;
+        let name: String = manifest.getattr("name")?.extract()?;
+        let version: String = manifest.getattr("version")?.extract()?;
+        let hook = hook_name(hook)?;
+        let mut found = py.None().into_bound(py);
+        self.call_hook(
+            py,
+            &hook,
+            Some((&name, Some(&version))),
+            args,
+            kwargs,
+            |_, value| {
+                found = value;
+                Ok(())
+            },
+        )?;
+        Ok(found)
+    }
+
+    /// How many plugin sets have been loaded so far (it changes on every reload),
+    /// after the periodic check for changes by other processes: a host caching what
+    /// it derives from the plugins keys it by this.
+    #[getter]
+    fn generation(&self, py: Python<'_>) -> u64 {
+        let engine = &self.engine;
+        with_python_logging(py, || py.detach(|| engine.poll_changes()));
+        engine.generation()
+    }
+
+    /// Reloads when another process changed the plugins directory; whether it did.
+    fn reload_if_changed(&self, py: Python<'_>) -> bool {
+        self.run(py, |e| e.reload_if_changed())
+    }
     /// Like `invoke_plugin_hook`, but pairs every result with the `PluginData` of the
     /// plugin that returned it.
     #[pyo3(signature = (hook, /, *args, **kwargs))]
@@ -226,8 +283,8 @@ impl PyPluginEngine {
         Ok(list)
     }
 
-    /// The loaded plugin `name` (of `version`, when given; else the first in call
-    /// order). Raises `PluginNotFoundError`.
+    /// The loaded plugin `name` (of `version`, when given; else the newest in
+    /// Racetrack's semantic-version order). Raises `PluginNotFoundError`.
     #[pyo3(signature = (name, version=None))]
     fn find_plugin(
         &self,
@@ -237,14 +294,7 @@ impl PyPluginEngine {
     ) -> PyResult<Py<PluginData>> {
         match self.run(py, |e| e.find_plugin(name, version)) {
             Some(plugin) => PluginData::of(py, &plugin),
-            None => Err(new_error(
-                py,
-                Kind::NotFound,
-                match version {
-                    Some(v) => format!("no loaded plugin named {name} with version {v}"),
-                    None => format!("no loaded plugin named {name}"),
-                },
-            )),
+            None => Err(not_found(py, name, version)),
         }
     }
 

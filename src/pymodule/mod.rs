@@ -41,6 +41,25 @@ fn bundle_plugin(
         .map_err(|e| errors::new_error(py, errors::Kind::Plugin, e.to_string()))
 }
 
+/// Reads and validates the manifest of a plugin bundle given as bytes, installing
+/// nothing: hosts check their own rules before an upload (Racetrack's one
+/// infrastructure plugin per name). Raises `PluginInstallError` naming `filename`.
+#[pyfunction]
+fn read_bundle_manifest(
+    py: Python<'_>,
+    filename: &str,
+    data: &Bound<'_, pyo3::types::PyBytes>,
+) -> PyResult<ManifestView> {
+    let bytes = data.as_bytes().to_vec();
+    let read = py.detach(|| -> Result<_, String> {
+        let mut file = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
+        file.write_all(&bytes).map_err(|e| e.to_string())?;
+        crate::archive::read_manifest_as(file.path(), filename).map_err(|e| e.to_string())
+    });
+    read.map(|m| ManifestView::from(&m))
+        .map_err(|message| errors::new_error(py, errors::Kind::Install, message))
+}
+
 /// Runs the `racetrack-plugin` command line with `argv` (program name first); returns
 /// its exit code.
 #[pyfunction]
@@ -76,6 +95,7 @@ pub fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PluginData>()?;
     m.add_function(wrap_pyfunction!(bundle_plugin, m)?)?;
     m.add_function(wrap_pyfunction!(run_cli, m)?)?;
+    m.add_function(wrap_pyfunction!(read_bundle_manifest, m)?)?;
     m.add_function(wrap_pyfunction!(run_bundler_cli, m)?)?;
     errors::add_to_module(m)?;
     Ok(())

@@ -24,9 +24,69 @@ use pyo3::prelude::*;
 use crate::deps::RunningPython;
 
 /// Starts the embedded interpreter if this process has none yet (a Python host
-/// already has one, and then this does nothing).
+/// already has one, and then this does nothing). An interpreter this process starts
+/// itself also gets the site-packages of `$VIRTUAL_ENV`, as an activated venv gives
+/// `python`: the embedded libpython knows nothing of venvs.
 pub fn ensure_initialized() {
-    Python::initialize();
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        // SAFETY: Py_IsInitialized only reads a flag and may be called at any time.
+        let embedded = unsafe { pyo3::ffi::Py_IsInitialized() } == 0;
+        Python::initialize();
+        if !embedded {
+            return;
+        }
+        if let Some(venv) = std::env::var_os("VIRTUAL_ENV").filter(|v| !v.is_empty()) {
+            Python::attach(|py| match add_virtual_env(py, &venv) {
+                Ok(Some(dir)) => {
+                    tracing::info!(site_packages = %dir, "VIRTUAL_ENV's packages added")
+                }
+                Ok(None) => tracing::warn!(
+                    venv = %std::path::Path::new(&venv).display(),
+                    "VIRTUAL_ENV has no site-packages for the embedded Python's version; not used"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %PyFailure::from_err(py, &e), "VIRTUAL_ENV not used")
+                }
+            });
+        }
+    });
+}
+
+/// Adds the venv's site-packages (and its `.pth` files) to `sys.path`; its path, or
+/// `None` when the venv has none for this interpreter's version.
+fn add_virtual_env(py: Python<'_>, venv: &std::ffi::OsStr) -> PyResult<Option<String>> {
+    let vars = pyo3::types::PyDict::new(py);
+    vars.set_item("base", venv)?;
+    vars.set_item("platbase", venv)?;
+    let kwargs = pyo3::types::PyDict::new(py);
+    kwargs.set_item("vars", vars)?;
+    let dir: String = py
+        .import("sysconfig")?
+        .call_method("get_path", ("purelib",), Some(&kwargs))?
+        .extract()?;
+    if !std::path::Path::new(&dir).is_dir() {
+        return Ok(None);
+    }
+    py.import("site")?.call_method1("addsitedir", (&dir,))?;
+    Ok(Some(dir))
+}
+
+/// Puts `dirs` on `sys.path` (after what is there, with their `.pth` files), for
+/// host-provided packages every plugin may import. Dirs already there stay put.
+pub fn add_python_path(dirs: &[std::path::PathBuf]) -> Result<(), PyFailure> {
+    if dirs.is_empty() {
+        return Ok(());
+    }
+    Python::attach(|py| {
+        let site = py.import("site").map_err(|e| PyFailure::from_err(py, &e))?;
+        for dir in dirs {
+            site.call_method1("addsitedir", (dir,))
+                .map_err(|e| PyFailure::from_err(py, &e))?;
+            tracing::debug!(dir = %dir.display(), "added to sys.path");
+        }
+        Ok(())
+    })
 }
 
 /// The interpreter that is actually running, which may differ from the `python3` on

@@ -31,6 +31,14 @@ impl PythonRuntime {
             interpreter: InterpreterInfo::current()?,
         })
     }
+
+    /// Like [`PythonRuntime::new`], with host-provided package folders added to
+    /// `sys.path` (as site dirs, so their `.pth` files apply).
+    pub fn with_python_path(dirs: &[std::path::PathBuf]) -> Result<Self, PyFailure> {
+        let runtime = Self::new()?;
+        super::add_python_path(dirs)?;
+        Ok(runtime)
+    }
 }
 
 impl Runtime for PythonRuntime {

@@ -29,6 +29,6 @@ def test_exceptions_are_shared_with_the_package() -> None:
 
 
 def test_classes_live_in_the_package_namespace() -> None:
-    for cls in [native.PluginEngine, native.PluginManifest, native.PluginData]:
+    for cls in [native.NativeEngine, native.PluginManifest, native.PluginData]:
         assert cls.__module__ == "racetrack_plugins"
-    assert native.PluginEngine.__doc__
+    assert native.NativeEngine.__doc__
