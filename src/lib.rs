@@ -6,6 +6,8 @@
 //! → [`engine`] (ordered plugin set, reload, hooks). Front ends: [`cli`] and the Python
 //! module in `pymodule`.
 
+#[cfg(feature = "admin")]
+pub mod admin;
 pub mod archive;
 pub mod bundle;
 pub mod bundle_cli;
