@@ -98,7 +98,10 @@ h2 { font-size:1.15rem; margin:1.5rem 0 .75rem; }
 table { border-collapse:collapse; width:100%; }
 th, td { text-align:left; padding:.5rem .6rem; border-bottom:1px solid var(--line); vertical-align:top; }
 th { font-size:.8rem; text-transform:uppercase; letter-spacing:.03em; color:var(--muted); }
-td.actions { white-space:nowrap; }
+.actions { display:flex; flex-wrap:wrap; gap:.35rem; }
+.actions .button { padding:.25rem .6rem; font-size:.9rem; }
+.card > h2:first-child { margin-top:0; }
+td.url { word-break:break-all; }
 .status { display:inline-block; padding:.05rem .5rem; border-radius:999px; font-size:.85rem; font-weight:600; }
 .status-loaded { background:#dcf5e7; color:var(--ok); }
 .status-failed { background:#fde4e1; color:var(--danger); }

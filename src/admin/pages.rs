@@ -309,9 +309,9 @@ fn plugins_table(base: &str, plugins: &[PluginInfo], admin: bool) -> String {
             rows,
             "<tr data-plugin=\"{id}\"><td data-label=\"Name\"><strong>{n}</strong></td>\
              <td data-label=\"Version\">{v}</td><td data-label=\"Priority\">{prio}</td>\
-             <td data-label=\"Status\">{status}</td><td data-label=\"URL\">{url}</td>\
+             <td data-label=\"Status\">{status}</td><td data-label=\"URL\" class=\"url\">{url}</td>\
              <td data-label=\"Category\">{cat}</td><td data-label=\"Components\">{components}</td>\
-             <td class=\"actions\">{actions}</td></tr>",
+             <td><div class=\"actions\">{actions}</div></td></tr>",
             id = esc(&format!("{}-{}", p.name, p.version)),
             n = esc(&p.name),
             v = esc(&p.version),
