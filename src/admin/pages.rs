@@ -66,8 +66,10 @@ fn see_other(ctx: &PageCtx, path: &str) -> Response {
 }
 
 /// The visitor, or a redirect to the login page.
-fn require_user(ctx: &PageCtx) -> Result<User, Response> {
-    ctx.user.clone().ok_or_else(|| see_other(ctx, "/login"))
+fn require_user(ctx: &PageCtx) -> Result<User, Box<Response>> {
+    ctx.user
+        .clone()
+        .ok_or_else(|| Box::new(see_other(ctx, "/login")))
 }
 
 fn forbidden(state: &AppState, ctx: &PageCtx, why: &str) -> Response {
@@ -86,17 +88,17 @@ fn forbidden(state: &AppState, ctx: &PageCtx, why: &str) -> Response {
 }
 
 /// The visitor when staff; a login redirect or a 403 page otherwise.
-fn require_staff(state: &AppState, ctx: &PageCtx) -> Result<User, Response> {
+fn require_staff(state: &AppState, ctx: &PageCtx) -> Result<User, Box<Response>> {
     let user = require_user(ctx)?;
     if !user.staff {
-        return Err(forbidden(
+        return Err(Box::new(forbidden(
             state,
             ctx,
             &format!(
                 "User {} is not staff: the Administration page is for staff users only.",
                 user.name
             ),
-        ));
+        )));
     }
     Ok(user)
 }
@@ -330,7 +332,7 @@ fn plugins_table(base: &str, plugins: &[PluginInfo], admin: bool) -> String {
 
 async fn plugins_page(State(state): State<AppState>, ctx: PageCtx) -> Response {
     if let Err(r) = require_user(&ctx) {
-        return r;
+        return *r;
     }
     let plugins = match api::list(&state).await {
         Ok(p) => p,
@@ -349,7 +351,7 @@ async fn docs_page(
     Path(name): Path<String>,
 ) -> Response {
     if let Err(r) = require_user(&ctx) {
-        return r;
+        return *r;
     }
     if let Err(e) = check_part("plugin name", &name) {
         return error_page(&state, &ctx, e);
@@ -434,7 +436,7 @@ async fn admin_page(
     Query(q): Query<Notice>,
 ) -> Response {
     if let Err(r) = require_staff(&state, &ctx) {
-        return r;
+        return *r;
     }
     render_admin(&state, &ctx, StatusCode::OK, q.notice.as_deref(), None).await
 }
@@ -446,7 +448,7 @@ fn notice_redirect(ctx: &PageCtx, text: &str) -> Response {
 async fn upload(State(state): State<AppState>, ctx: PageCtx, request: Request) -> Response {
     let user = match require_staff(&state, &ctx) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let upload = match api::read_multipart(&state, request).await {
         Ok(u) => u,
@@ -482,7 +484,7 @@ async fn delete_confirm(
     Path((name, version)): Path<(String, String)>,
 ) -> Response {
     if let Err(r) = require_staff(&state, &ctx) {
-        return r;
+        return *r;
     }
     if let Err(e) = check_part("plugin name", &name).and(check_part("plugin version", &version)) {
         return error_page(&state, &ctx, e);
@@ -519,7 +521,7 @@ async fn delete(
 ) -> Response {
     let user = match require_staff(&state, &ctx) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if !ctx.csrf_ok(&form.csrf) {
         return csrf_refused(&state, &ctx);
@@ -567,7 +569,7 @@ async fn config_page(
     Path((name, version)): Path<(String, String)>,
 ) -> Response {
     if let Err(r) = require_staff(&state, &ctx) {
-        return r;
+        return *r;
     }
     if let Err(e) = check_part("plugin name", &name).and(check_part("plugin version", &version)) {
         return error_page(&state, &ctx, e);
@@ -604,7 +606,7 @@ async fn config_save(
 ) -> Response {
     let user = match require_staff(&state, &ctx) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if !ctx.csrf_ok(&form.csrf) {
         return csrf_refused(&state, &ctx);
