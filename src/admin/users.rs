@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::SystemTime;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -177,6 +177,8 @@ struct Loaded {
 pub struct UserStore {
     path: PathBuf,
     loaded: Mutex<Loaded>,
+    /// Checked for unknown users, so a refusal takes as long whether the user exists.
+    decoy_hash: OnceLock<String>,
 }
 
 impl UserStore {
@@ -185,6 +187,7 @@ impl UserStore {
         let store = UserStore {
             path,
             loaded: Mutex::new(Loaded::default()),
+            decoy_hash: OnceLock::new(),
         };
         store.refresh_or_fail()?;
         Ok(store)
@@ -238,6 +241,15 @@ impl UserStore {
         })
     }
 
+    fn check_decoy(&self, token: &str) {
+        let decoy = self
+            .decoy_hash
+            .get_or_init(|| hash_token("decoy.0").unwrap_or_default());
+        if let Ok(hash) = PasswordHash::new(decoy) {
+            let _ = Argon2::default().verify_password(token.as_bytes(), &hash);
+        }
+    }
+
     /// Checks a token. Cheap after a token's first successful use.
     pub fn authenticate(&self, token: &str) -> Result<User, Refusal> {
         let (name, secret) = token.rsplit_once('.').ok_or(Refusal::Malformed)?;
@@ -248,7 +260,11 @@ impl UserStore {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let entry = {
             let loaded = self.lock();
-            let entry = loaded.users.get(name).ok_or(Refusal::UnknownUser)?.clone();
+            let Some(entry) = loaded.users.get(name).cloned() else {
+                drop(loaded);
+                self.check_decoy(token);
+                return Err(Refusal::UnknownUser);
+            };
             if let Some(known) = loaded.verified.get(name) {
                 if bool::from(known.ct_eq(&digest)) {
                     return Ok(User {
