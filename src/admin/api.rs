@@ -111,7 +111,9 @@ pub(crate) fn routes() -> Router<AppState> {
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> ApiResult<T> {
-    tokio::task::spawn_blocking(f)
+    // The request's span follows the work onto the blocking thread.
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(f))
         .await
         .map_err(|e| ApiError::internal(format!("engine task failed: {e}")))
 }

@@ -121,7 +121,34 @@ pub fn router(engine: PluginEngine, config: AdminConfig) -> Result<Router, Admin
         .nest("/api/v1", api.clone())
         .nest("/lifecycle/api/v1", api)
         .merge(pages::routes())
+        .layer(axum::middleware::from_fn(trace_request))
         .with_state(state))
+}
+
+/// A span per request (method, path), so engine logs of an upload carry the request
+/// they served; failures are logged with their status and duration.
+async fn trace_request(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use tracing::Instrument;
+    let span = tracing::info_span!(
+        "http_request",
+        method = %request.method(),
+        path = %request.uri().path()
+    );
+    let started = std::time::Instant::now();
+    let response = next.run(request).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    span.in_scope(|| {
+        if status >= 500 {
+            tracing::error!(status, elapsed_ms, "request failed");
+        } else {
+            tracing::debug!(status, elapsed_ms, "request done");
+        }
+    });
+    response
 }
 
 /// Default users file of a plugins dir.
