@@ -10,6 +10,12 @@ cd "$(dirname "$0")/.."
 PYO3_PYTHON="${PYO3_PYTHON:-$(command -v python3)}"
 export PYO3_PYTHON
 
+# The administration page's browser tests drive Debian's headless Chromium.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    echo "== apt-get install chromium chromium-driver"
+    apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
 source scripts/dev-venv.sh
 # uv on PATH lets the dependency tests exercise both installers.
 export PATH="$PATH:$VENV/bin"

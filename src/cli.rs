@@ -118,6 +118,12 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         sample: Option<PathBuf>,
     },
+    /// Serve Racetrack's plugin API and the Administration page.
+    #[cfg(feature = "admin")]
+    Serve(crate::admin::serve::ServeArgs),
+    /// Manage the users of `serve` (tokens, staff flag).
+    #[cfg(feature = "admin")]
+    Users(crate::admin::serve::UsersArgs),
 }
 
 /// Parses `argv` (program name first) and runs the command; returns the exit code.
@@ -133,7 +139,15 @@ where
             return if e.use_stderr() { EXIT_USAGE } else { 0 };
         }
     };
-    init_logging(cli.verbose);
+    // A server logs its requests' failures and audit events unless told otherwise.
+    #[cfg(feature = "admin")]
+    let verbose = match cli.command {
+        Command::Serve(_) => cli.verbose.max(1),
+        _ => cli.verbose,
+    };
+    #[cfg(not(feature = "admin"))]
+    let verbose = cli.verbose;
+    init_logging(verbose);
     run(cli)
 }
 
@@ -199,6 +213,10 @@ pub fn run(cli: Cli) -> u8 {
     let result = match &cli.command {
         Command::Bundle(args) => return exit_code_of(run_bundle(args)),
         Command::Demo { sample } => demo(&cli, sample.as_deref()),
+        #[cfg(feature = "admin")]
+        Command::Serve(args) => return crate::admin::serve::run_serve(&cli, args),
+        #[cfg(feature = "admin")]
+        Command::Users(args) => return crate::admin::serve::run_users(&cli, args),
         _ => match open_engine(&cli, &cli.plugins_dir) {
             Ok(engine) => dispatch(&cli, &engine),
             Err(code) => Err(code),
@@ -312,6 +330,8 @@ fn dispatch(cli: &Cli, engine: &PluginEngine) -> Result<(), u8> {
             }
         }
         Command::Bundle(_) | Command::Demo { .. } => Ok(()),
+        #[cfg(feature = "admin")]
+        Command::Serve(_) | Command::Users(_) => Ok(()),
     }
 }
 

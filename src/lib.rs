@@ -8,6 +8,8 @@
 //! `cli`, on by default) and the Python module `pymodule` (feature `python-module`,
 //! turned on by maturin). Only `python` and `pymodule` use pyo3.
 
+#[cfg(feature = "admin")]
+pub mod admin;
 pub mod archive;
 pub mod bundle;
 #[cfg(feature = "cli")]
