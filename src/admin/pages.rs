@@ -254,11 +254,7 @@ fn status_badge(p: &PluginInfo) -> String {
         esc(&status)
     );
     if let Some(error) = &p.error {
-        let _ = write!(
-            out,
-            "<pre class=\"error\">{}</pre>",
-            esc(&error.report())
-        );
+        let _ = write!(out, "<pre class=\"error\">{}</pre>", esc(&error.report()));
     }
     out
 }

@@ -212,10 +212,17 @@ impl PyPluginEngine {
     ) -> PyResult<Bound<'py, PyAny>> {
         let hook = hook_name(hook)?;
         let mut found = py.None().into_bound(py);
-        self.call_hook(py, &hook, Some((plugin_name, None)), args, kwargs, |_, value| {
-            found = value;
-            Ok(())
-        })?;
+        self.call_hook(
+            py,
+            &hook,
+            Some((plugin_name, None)),
+            args,
+            kwargs,
+            |_, value| {
+                found = value;
+                Ok(())
+            },
+        )?;
         Ok(found)
     }
 
