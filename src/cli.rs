@@ -11,7 +11,9 @@ use serde_json::json;
 use crate::bundle::{self, BundleOptions};
 use crate::bundle_cli::{run_bundle, BundleArgs};
 use crate::deps::{DepsOptions, Installer};
-use crate::engine::{PluginEngine, PluginInfo, PluginStatus, DEFAULT_PLUGINS_DIR, PLUGINS_DIR_ENV};
+use crate::engine::{
+    EngineBuilder, PluginEngine, PluginInfo, PluginStatus, DEFAULT_PLUGINS_DIR, PLUGINS_DIR_ENV,
+};
 use crate::error::LoadError;
 use crate::python::HookArgs;
 use crate::types::{FatmanDto, GitDefinition, Manifest};
@@ -152,12 +154,16 @@ where
 }
 
 pub fn main_exit_code() -> ExitCode {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // Ctrl-C and SIGTERM stop a running pip/uv (and its children) instead of leaving it.
+    // A server handles both itself, to finish the requests in flight first.
     #[cfg(unix)]
-    if let Err(e) = crate::deps::stop_installs_on_signals() {
-        eprintln!("warning: cannot handle Ctrl-C and SIGTERM: {e}");
+    if !is_server(&argv) {
+        if let Err(e) = crate::deps::stop_installs_on_signals() {
+            eprintln!("warning: cannot handle Ctrl-C and SIGTERM: {e}");
+        }
     }
-    let code = run_from_args(std::env::args_os());
+    let code = run_from_args(argv);
     match crate::deps::cancelled_by_signal() {
         Some(sig) => {
             eprintln!("error: interrupted (signal {sig}); the installs in progress were stopped");
@@ -165,6 +171,16 @@ pub fn main_exit_code() -> ExitCode {
         }
         None => ExitCode::from(code),
     }
+}
+
+/// Whether `argv` runs `serve`, which shuts down gracefully on its own signals.
+fn is_server(argv: &[std::ffi::OsString]) -> bool {
+    #[cfg(feature = "admin")]
+    if let Ok(cli) = Cli::try_parse_from(argv) {
+        return matches!(cli.command, Command::Serve(_));
+    }
+    let _ = argv;
+    false
 }
 
 fn init_logging(verbose: u8) {
@@ -188,7 +204,9 @@ fn fail(message: impl std::fmt::Display) -> u8 {
     EXIT_FAILED
 }
 
-fn open_engine(cli: &Cli, dir: &Path) -> Result<PluginEngine, u8> {
+/// The engine as the global options configure it, for `dir`; without watching for
+/// other processes' changes (a command is over before they matter).
+pub(crate) fn engine_builder(cli: &Cli, dir: &Path) -> EngineBuilder {
     let mut deps = DepsOptions {
         installer: cli.installer,
         timeout: std::time::Duration::from_secs(cli.deps_timeout),
@@ -206,7 +224,13 @@ fn open_engine(cli: &Cli, dir: &Path) -> Result<PluginEngine, u8> {
     if let Some(component) = &cli.component {
         builder = builder.component(component.clone());
     }
-    builder.build().map_err(|e| fail(e.report()))
+    builder
+}
+
+fn open_engine(cli: &Cli, dir: &Path) -> Result<PluginEngine, u8> {
+    engine_builder(cli, dir)
+        .build()
+        .map_err(|e| fail(e.report()))
 }
 
 pub fn run(cli: Cli) -> u8 {

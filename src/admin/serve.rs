@@ -2,13 +2,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
 use super::{default_users_file, router, users, AdminConfig, AdminError, AuthMode};
 use crate::cli::{Cli, EXIT_FAILED, EXIT_USAGE};
-use crate::engine::PluginEngine;
+use crate::engine::{PluginEngine, DEFAULT_WATCH_INTERVAL};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -111,17 +110,10 @@ pub fn run_users(cli: &Cli, args: &UsersArgs) -> u8 {
 
 fn open_engine(cli: &Cli) -> Result<PluginEngine, u8> {
     // Other processes sharing the directory (CLI installs, other servers) are noticed.
-    let mut builder = PluginEngine::builder(&cli.plugins_dir)
-        .installer(cli.installer)
-        .installer_timeout(Duration::from_secs(cli.deps_timeout))
-        .watch_interval(Some(Duration::from_secs(1)));
-    if let Some(component) = &cli.component {
-        builder = builder.component(component.clone());
-    }
-    if let Some(wheelhouse) = &cli.wheelhouse {
-        builder = builder.offline_wheelhouse(wheelhouse.clone());
-    }
-    builder.build().map_err(fail)
+    crate::cli::engine_builder(cli, &cli.plugins_dir)
+        .watch_interval(Some(DEFAULT_WATCH_INTERVAL))
+        .build()
+        .map_err(|e| fail(e.report()))
 }
 
 async fn shutdown_signal() {
@@ -149,7 +141,10 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = terminate => {},
     }
-    tracing::info!("shutting down: finishing requests in flight");
+    tracing::info!("shutting down: finishing requests in flight, stopping installs");
+    // An install running pip would hold the shutdown for minutes; it fails as cancelled
+    // and leaves the directory as it was.
+    crate::deps::cancel_installs();
 }
 
 async fn resolve(bind: &str) -> Result<Vec<SocketAddr>, AdminError> {
