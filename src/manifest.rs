@@ -242,3 +242,53 @@ mod tests {
         assert_eq!(m, again);
     }
 }
+
+#[cfg(test)]
+mod pinned {
+    //! Behaviour pinned before the YAML library changed: these must hold across it.
+    use super::*;
+
+    #[test]
+    fn unquoted_numbers_stay_text() {
+        let m = PluginManifest::parse("name: a\nversion: 1.0\n", "x").expect("valid");
+        assert_eq!(m.version, "1.0");
+        let m = PluginManifest::parse("name: a\nversion: 2\n", "x").expect("valid");
+        assert_eq!(m.version, "2");
+        let m = PluginManifest::parse("name: a\nversion: 1.10\n", "x").expect("valid");
+        assert_eq!(m.version, "1.10");
+    }
+
+    #[test]
+    fn unknown_field_message() {
+        let e = PluginManifest::parse("name: a\nversion: '1'\nprio: 3\n", "bundle.zip")
+            .expect_err("unknown field");
+        assert_eq!(
+            e.to_string(),
+            "bundle.zip: invalid plugin-manifest.yaml: unknown field `prio`, expected one of \
+             `name`, `version`, `url`, `priority`, `build_date`, `category`, `components` \
+             at line 3 column 1"
+        );
+    }
+
+    #[test]
+    fn missing_field_message() {
+        let e = PluginManifest::parse("name: a\n", "m.yaml").expect_err("missing");
+        assert_eq!(
+            e.to_string(),
+            "m.yaml: invalid plugin-manifest.yaml: missing field `version`"
+        );
+    }
+
+    #[test]
+    fn written_yaml() {
+        let m = PluginManifest::parse(
+            "name: a\nversion: 1.0\npriority: -2\ncomponents: [lifecycle]\n",
+            "x",
+        )
+        .expect("valid");
+        assert_eq!(
+            m.to_yaml(),
+            "name: a\nversion: '1.0'\npriority: -2\ncomponents:\n- lifecycle\n"
+        );
+    }
+}
