@@ -96,7 +96,7 @@ impl PluginManifest {
             )));
         }
         let manifest: PluginManifest =
-            serde_yaml::from_str(text).map_err(|e| err(ManifestProblem::Syntax(describe(&e))))?;
+            serde_norway::from_str(text).map_err(|e| err(ManifestProblem::Syntax(describe(&e))))?;
         manifest.validate().map_err(err)?;
         Ok(manifest)
     }
@@ -138,11 +138,11 @@ impl PluginManifest {
     /// YAML text of the manifest, fields in their documented order.
     pub fn to_yaml(&self) -> String {
         // Serialising a struct of strings, integers and lists cannot fail.
-        serde_yaml::to_string(self).unwrap_or_default()
+        serde_norway::to_string(self).unwrap_or_default()
     }
 }
 
-fn describe(e: &serde_yaml::Error) -> String {
+fn describe(e: &serde_norway::Error) -> String {
     // serde's own text already names an unknown field and lists the expected ones.
     e.to_string()
 }

@@ -109,7 +109,13 @@ fn open_zip(path: &Path) -> zip::ZipArchive<fs::File> {
 fn listing(path: &Path) -> Vec<String> {
     let mut zip = open_zip(path);
     (0..zip.len())
-        .map(|i| zip.by_index(i).expect("entry").name().to_string())
+        .map(|i| {
+            zip.by_index(i)
+                .expect("entry")
+                .name()
+                .expect("entry name")
+                .to_string()
+        })
         .collect()
 }
 
@@ -201,14 +207,14 @@ fn binary_bundles_folder_with_ignore_rules() {
     let mut zip = open_zip(&zip_path);
     for i in 0..zip.len() {
         let entry = zip.by_index(i).expect("entry");
-        assert!(entry.is_file(), "{}", entry.name());
+        assert!(entry.is_file(), "{}", entry.name().expect("entry name"));
         assert_eq!(
             entry.compression(),
             zip::CompressionMethod::Deflated,
             "{}",
-            entry.name()
+            entry.name().expect("entry name")
         );
-        let expected_mode = if cfg!(unix) && entry.name() == "bin/run.sh" {
+        let expected_mode = if cfg!(unix) && entry.name().expect("entry name") == "bin/run.sh" {
             0o755
         } else {
             0o644
@@ -217,7 +223,7 @@ fn binary_bundles_folder_with_ignore_rules() {
             entry.unix_mode().map(|m| m & 0o777),
             Some(expected_mode),
             "{}",
-            entry.name()
+            entry.name().expect("entry name")
         );
         let t = entry.last_modified().expect("timestamp");
         assert_eq!(
@@ -397,7 +403,7 @@ fn reproducible_with_source_date_epoch() {
             ),
             (2023, 11, 14, 22, 13, 20),
             "{}",
-            entry.name()
+            entry.name().expect("entry name")
         );
     }
 
