@@ -164,10 +164,16 @@ pub fn extract_as(
 
     let parent = target.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(parent).map_err(io_err)?;
-    let staging = tempfile::Builder::new()
-        .prefix(".extracting-")
-        .tempdir_in(parent)
-        .map_err(io_err)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".extracting-");
+    // The extracted folder is shared with other users of the directory: the umask
+    // decides its permissions, not tempfile's private 0700.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(fs::Permissions::from_mode(0o777));
+    }
+    let staging = builder.tempdir_in(parent).map_err(io_err)?;
 
     let mut written: u64 = 0;
     for (index, relative) in plan {

@@ -226,7 +226,8 @@ fn describe(e: &serde_norway::Error) -> String {
     e.to_string()
 }
 
-fn check_component(field: &'static str, value: &str) -> Result<(), ManifestProblem> {
+/// Whether `value` can be the `field` part of a plugin id (and so of file names).
+pub(crate) fn check_component(field: &'static str, value: &str) -> Result<(), ManifestProblem> {
     let bad = |reason| {
         Err(ManifestProblem::UnsafeComponent {
             field,

@@ -71,22 +71,29 @@ fn read_candidates(dir: &PluginsDir) -> Vec<Candidate> {
         .collect();
     // Two zips holding one name and version: `<name>-<version>.zip` wins (it is the
     // one uploads write), else the first by file name.
-    let mut winner: HashMap<String, PathBuf> = HashMap::new();
+    let mut winner: HashMap<String, (PathBuf, PluginManifest)> = HashMap::new();
     for (zip_path, manifest) in &read {
         if let Ok(m) = manifest {
             let canonical = zip_path
                 .file_name()
                 .is_some_and(|f| *f == *m.zip_file_name());
-            let entry = winner.entry(m.id()).or_insert_with(|| zip_path.clone());
+            let entry = winner
+                .entry(m.id())
+                .or_insert_with(|| (zip_path.clone(), m.clone()));
             if canonical {
-                *entry = zip_path.clone();
+                *entry = (zip_path.clone(), m.clone());
             }
         }
     }
     read.into_iter()
         .map(|(zip_path, manifest)| {
             let manifest = manifest.and_then(|m| match winner.get(&m.id()) {
-                Some(first) if *first != zip_path => Err(format!(
+                // `a` `b-c` and `a-b` `c` would share files and config: one id each.
+                Some((first, other)) if *first != zip_path && (other.name != m.name || other.version != m.version) => Err(format!(
+                    "{}: plugin {} {} would be stored as `{}`, which is already plugin {} {} ({}); change the name or version of one of them",
+                    zip_path.display(), m.name, m.version, m.id(), other.name, other.version, first.display()
+                )),
+                Some((first, _)) if *first != zip_path => Err(format!(
                     "{}: plugin {} {} is already installed from {}; delete one of them",
                     zip_path.display(),
                     m.name,
@@ -111,6 +118,10 @@ fn order_candidates(dir: &PluginsDir, candidates: Vec<Candidate>) -> Vec<Candida
     }
     let order: HashMap<String, usize> = dir
         .install_order()
+        .unwrap_or_else(|e| {
+            tracing::error!("cannot read the install order, ties of priority go by name: {e}");
+            Vec::new()
+        })
         .into_iter()
         .enumerate()
         .map(|(i, id)| (id, i))

@@ -115,6 +115,9 @@ impl EngineBuilder {
         python::ensure_initialized();
         let dir =
             PluginsDir::open(&self.plugins_dir).map_err(EngineError::io(&self.plugins_dir))?;
+        if let Err(e) = dir.clean_up() {
+            tracing::warn!("cannot clean up the plugins directory: {e}");
+        }
         let interpreter = InterpreterInfo::current().map_err(EngineError::Interpreter)?;
         tracing::info!(
             version = %interpreter.version_text,
@@ -323,7 +326,11 @@ impl PluginEngine {
 
     /// Reads a plugin's config file.
     pub fn read_plugin_config(&self, name: &str, version: &str) -> Result<String, EngineError> {
-        let path = self.config_path(name, version);
+        let path = self
+            .inner
+            .dir
+            .config_file(name, version)
+            .map_err(|e| EngineError::io(self.plugins_dir())(e.into()))?;
         std::fs::read_to_string(&path).map_err(EngineError::io(path))
     }
 
@@ -335,6 +342,10 @@ impl PluginEngine {
         version: &str,
         text: &str,
     ) -> Result<(), EngineError> {
+        self.inner
+            .dir
+            .config_file(name, version)
+            .map_err(|e| EngineError::io(self.plugins_dir())(e.into()))?;
         let installed = self
             .current()
             .infos()
