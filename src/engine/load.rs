@@ -42,6 +42,10 @@ pub(crate) fn load_set(
     let mut venv_dists: Vec<(String, Vec<Distribution>)> = Vec::new();
     for candidate in ordered {
         let (info, plugin, dists) = load_one(dir, opts, running, candidate);
+        if plugin.is_none() && !info.zip_path.exists() {
+            // Deleted by another process while this one loaded it: gone, not failed.
+            continue;
+        }
         if let Some(dists) = dists {
             venv_dists.push((plugin_id(&info.name, &info.version), dists));
         }
