@@ -97,8 +97,12 @@ fn workers_installing_and_deleting_their_own_plugins_lose_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("plugins");
     // A plugin nobody touches: it must stay loaded and in the order throughout.
-    simple_plugin("steady", "1.0", "    def who(self):\n        return 'steady'\n")
-        .write_into(&dir);
+    simple_plugin(
+        "steady",
+        "1.0",
+        "    def who(self):\n        return 'steady'\n",
+    )
+    .write_into(&dir);
     let zips: Vec<Vec<PathBuf>> = (0..3)
         .map(|w| {
             (0..2)
