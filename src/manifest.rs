@@ -195,7 +195,7 @@ mod lax_int {
 
         fn visit_f64<E: de::Error>(self, v: f64) -> Result<i64, E> {
             // i64's range as f64 bounds: beyond it the cast would saturate silently.
-            if v.fract() == 0.0 && v >= -9.2e18 && v <= 9.2e18 {
+            if v.fract() == 0.0 && (-9.2e18..=9.2e18).contains(&v) {
                 Ok(v as i64)
             } else {
                 Err(E::custom(format!(

@@ -55,9 +55,8 @@ pub enum StoreError {
         waited: Duration,
         holder: String,
     },
-    #[error("plugin {name} {version} would be stored as `{id}`, which is already plugin {other_name} {other_version} ({}); change the name or version of one of them", other_zip.display())]
+    #[error("plugin {name} {version} would be stored as `{name}-{version}`, which is already plugin {other_name} {other_version} ({}); change the name or version of one of them", other_zip.display())]
     IdClash {
-        id: String,
         name: String,
         version: String,
         other_name: String,
@@ -501,7 +500,6 @@ impl PluginsDir {
             };
             if other.id() == id && (other.name != name || other.version != version) {
                 return Err(StoreError::IdClash {
-                    id,
                     name: name.to_string(),
                     version: version.to_string(),
                     other_name: other.name,
