@@ -374,15 +374,25 @@ impl PluginsDir {
             zip: zip_path.display().to_string(),
             source,
         };
-        let _lock = self.lock(&format!("extract {id}")).map_err(io_err)?;
         let marker = self.hash_marker(id);
         let target = self.extracted_dir(id);
-        let stamp = file_stamp(zip_path).map_err(io_err)?;
-        let recorded = read_optional(&marker).map_err(io_err)?;
-        let mut recorded = recorded.split_whitespace();
-        let recorded_hash = recorded.next().unwrap_or_default().to_string();
-        let recorded_stamp = recorded.collect::<Vec<_>>().join(" ");
-        if target.is_dir() && !recorded_hash.is_empty() && recorded_stamp == stamp {
+        let current = || -> io::Result<(bool, String, String)> {
+            let stamp = file_stamp(zip_path)?;
+            let recorded = read_optional(&marker)?;
+            let mut recorded = recorded.split_whitespace();
+            let recorded_hash = recorded.next().unwrap_or_default().to_string();
+            let recorded_stamp = recorded.collect::<Vec<_>>().join(" ");
+            let fresh = target.is_dir() && !recorded_hash.is_empty() && recorded_stamp == stamp;
+            Ok((fresh, recorded_hash, stamp))
+        };
+        // A warm start finds every extraction current: no lock, no zip data read. The
+        // marker is replaced whole, so reading it unlocked is safe.
+        if current().map_err(io_err)?.0 {
+            return Ok(false);
+        }
+        let _lock = self.lock(&format!("extract {id}")).map_err(io_err)?;
+        let (fresh, recorded_hash, stamp) = current().map_err(io_err)?;
+        if fresh {
             return Ok(false);
         }
         let hash = archive::sha256_file(zip_path).map_err(io_err)?;
