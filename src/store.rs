@@ -36,6 +36,8 @@ const ORDER_FILE: &str = "install-order.txt";
 const PRECISE_MARKER: &str = "change-marker";
 const LOCK_FILE: &str = "dir.lock";
 const STAGING_PREFIX: &str = "upload-";
+/// A staging folder before its owner lock is taken.
+const PENDING_PREFIX: &str = ".pending-";
 const OWNER_FILE: &str = ".owner";
 
 /// How long [`PluginsDir::lock`] waits by default. Work done under the lock is file
@@ -123,18 +125,28 @@ impl Drop for DirLock {
 }
 
 /// A private scratch folder for one upload, inside the plugins dir (same file system,
-/// so renames out of it are atomic). Its owner holds a lock on a file inside it, so a
-/// start-up clean-up in another process can tell a live upload from an abandoned one.
+/// so renames out of it are atomic); removed on drop. Its owner holds a lock on a file
+/// inside it, so a start-up clean-up in another process can tell a live upload from an
+/// abandoned one. The folder gets its `upload-` name only once that lock is held.
 #[derive(Debug)]
 pub struct Staging {
-    // Declared first: the folder is removed while the owner lock is still held.
-    dir: tempfile::TempDir,
-    _owner: File,
+    path: PathBuf,
+    owner: Option<File>,
 }
 
 impl Staging {
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        &self.path
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        // Removed while the owner lock is still held, so no clean-up races with it.
+        if let Err(e) = remove_if_exists(&self.path) {
+            tracing::warn!("cannot remove the staging folder: {e}");
+        }
+        drop(self.owner.take());
     }
 }
 
@@ -434,11 +446,11 @@ impl PluginsDir {
     pub fn staging_dir(&self) -> io::Result<Staging> {
         let parent = self.state_dir().join("staging");
         fs::create_dir_all(&parent)?;
-        let dir = tempfile::Builder::new()
-            .prefix(STAGING_PREFIX)
+        let pending = tempfile::Builder::new()
+            .prefix(PENDING_PREFIX)
             .tempdir_in(&parent)
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", parent.display())))?;
-        let owner_path = dir.path().join(OWNER_FILE);
+        let owner_path = pending.path().join(OWNER_FILE);
         let owner = fs::File::create(&owner_path)?.into_parts().0;
         owner.lock().map_err(|e| {
             io::Error::new(
@@ -446,7 +458,16 @@ impl PluginsDir {
                 format!("{}: cannot lock: {e}", owner_path.display()),
             )
         })?;
-        Ok(Staging { dir, _owner: owner })
+        let suffix = file_name(pending.path());
+        let suffix = suffix.strip_prefix(PENDING_PREFIX).unwrap_or(&suffix);
+        let path = parent.join(format!("{STAGING_PREFIX}{suffix}"));
+        fs::rename(pending.path(), &path)?;
+        // Renamed away: the TempDir guard has nothing left to remove.
+        let _ = pending.keep();
+        Ok(Staging {
+            path,
+            owner: Some(owner),
+        })
     }
 
     /// Plugin ids in the order they were first installed. A missing file is an empty
@@ -552,7 +573,13 @@ impl PluginsDir {
         let staging = self.state_dir().join("staging");
         for dir in list_dir(&staging)? {
             let name = file_name(&dir);
-            if name.starts_with(STAGING_PREFIX) && staging_abandoned(&dir) {
+            let abandoned = if name.starts_with(STAGING_PREFIX) {
+                owner_gone(&dir)
+            } else {
+                // Pending for a few microseconds normally; for minutes only if cut short.
+                name.starts_with(PENDING_PREFIX) && older_than(&dir, Duration::from_secs(600))
+            };
+            if abandoned {
                 remove_if_exists(&dir)?;
                 report.removed.push(dir);
             }
@@ -600,11 +627,9 @@ impl PluginsDir {
         }
         for venv in venvs {
             let name = file_name(&venv);
-            let old = fs::metadata(&venv)
-                .and_then(|m| m.modified())
-                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age >= ORPHAN_VENV_AGE));
             // Hidden names belong to the venv builder's own bookkeeping.
-            if !name.starts_with('.') && !live.contains(&name) && old {
+            if !name.starts_with('.') && !live.contains(&name) && older_than(&venv, ORPHAN_VENV_AGE)
+            {
                 remove_if_exists(&venv)?;
                 report.removed.push(venv);
             }
@@ -730,15 +755,19 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// A staging folder is abandoned when nobody holds its owner lock. One without an
-/// owner file is being created right now, unless it is old.
-fn staging_abandoned(dir: &Path) -> bool {
+/// An `upload-*` folder is abandoned when nobody holds its owner lock (it is renamed
+/// to that name only after its owner took the lock).
+fn owner_gone(dir: &Path) -> bool {
     match std::fs::File::open(dir.join(OWNER_FILE)) {
         Ok(file) => file.try_lock().is_ok(),
-        Err(_) => std::fs::metadata(dir)
-            .and_then(|m| m.modified())
-            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > Duration::from_secs(600))),
+        Err(e) => e.kind() == io::ErrorKind::NotFound,
     }
+}
+
+fn older_than(path: &Path, age: Duration) -> bool {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .is_ok_and(|t| t.elapsed().is_ok_and(|elapsed| elapsed >= age))
 }
 
 fn read_holder(path: &Path) -> String {

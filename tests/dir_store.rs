@@ -225,6 +225,8 @@ fn start_cleans_up_what_interrupted_operations_left() {
         "extracted/.extracting-abc",
         "state/staging/upload-dead",
         "state/staging/upload-old",
+        "state/staging/.pending-old",
+        "state/staging/.pending-new",
         "venvs/gone-1/lib",
         "venvs/new-1/lib",
         "venvs/kept-1/lib",
@@ -234,7 +236,7 @@ fn start_cleans_up_what_interrupted_operations_left() {
     }
     // A staging folder whose owner died: its owner file is not locked.
     fs::write(dir.join("state/staging/upload-dead/.owner"), "").unwrap();
-    set_mtime(&dir.join("state/staging/upload-old"), long_ago);
+    set_mtime(&dir.join("state/staging/.pending-old"), long_ago);
     set_mtime(&dir.join("venvs/gone-1"), long_ago);
     fs::create_dir_all(dir.join("state/extracted")).unwrap();
     fs::write(dir.join("state/extracted/gone-1.sha256"), "abc").unwrap();
@@ -255,12 +257,14 @@ fn start_cleans_up_what_interrupted_operations_left() {
         "extracted/.extracting-abc",
         "state/staging/upload-dead",
         "state/staging/upload-old",
+        "state/staging/.pending-old",
         "venvs/gone-1",
         "state/extracted/gone-1.sha256",
     ] {
         assert!(!dir.join(gone).exists(), "{gone} left behind");
     }
     for kept in [
+        "state/staging/.pending-new",
         "venvs/new-1",
         "venvs/kept-1",
         "config/gone-1/config.yaml",
