@@ -6,8 +6,8 @@
 //! Compiled bytecode (`*.pyc`, `__pycache__/`) is never extracted: the code that runs
 //! must be the source that ships. Owns the zip format; knows nothing of the plugins dir.
 
+use fs_err as fs;
 use std::collections::HashMap;
-use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
@@ -171,7 +171,7 @@ pub fn extract_as(
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        builder.permissions(fs::Permissions::from_mode(0o777));
+        builder.permissions(std::fs::Permissions::from_mode(0o777));
     }
     let staging = builder.tempdir_in(parent).map_err(io_err)?;
 
