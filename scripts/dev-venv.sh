@@ -13,3 +13,7 @@ if ! "$VENV/bin/python" -c "import maturin, pytest, mypy, uv, ruff, racetrack_cl
         requests selenium
 fi
 export VENV
+# watchdog: the tests watch last-change.txt the way Racetrack's own engine does.
+if ! "$VENV/bin/python" -c "import watchdog" 2>/dev/null; then
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "watchdog>=4"
+fi

@@ -1,10 +1,13 @@
 //! Safe extraction of plugin zips.
 //!
 //! A plugin zip comes from an upload, so every entry is distrusted: paths must stay
-//! inside the target, links are refused, and sizes are bounded before and during
-//! decompression (declared sizes can lie).
+//! inside the target, links are refused, two entries may not land on one path, and
+//! sizes are bounded before and during decompression (declared sizes can lie).
+//! Compiled bytecode (`*.pyc`, `__pycache__/`) is never extracted: the code that runs
+//! must be the source that ships. Owns the zip format; knows nothing of the plugins dir.
 
-use std::fs;
+use fs_err as fs;
+use std::collections::HashMap;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
@@ -57,6 +60,13 @@ pub enum ArchiveError {
     },
     #[error("{zip}: entry {entry:?} would be written outside the plugin folder")]
     PathEscape { zip: String, entry: String },
+    #[error("{zip}: entries {first:?} and {second:?} both name {path:?}; a plugin zip may hold each path once")]
+    DuplicatePath {
+        zip: String,
+        first: String,
+        second: String,
+        path: String,
+    },
     #[error("{zip}: entry {entry:?} is a symbolic link; links are not allowed in plugins")]
     Symlink { zip: String, entry: String },
     #[error("{zip}: too large: {what}")]
@@ -154,10 +164,16 @@ pub fn extract_as(
 
     let parent = target.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(parent).map_err(io_err)?;
-    let staging = tempfile::Builder::new()
-        .prefix(".extracting-")
-        .tempdir_in(parent)
-        .map_err(io_err)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".extracting-");
+    // The extracted folder is shared with other users of the directory: the umask
+    // decides its permissions, not tempfile's private 0700.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o777));
+    }
+    let staging = builder.tempdir_in(parent).map_err(io_err)?;
 
     let mut written: u64 = 0;
     for (index, relative) in plan {
@@ -181,15 +197,17 @@ pub fn extract_as(
             fs::create_dir_all(dir).map_err(entry_err)?;
         }
         let mut out = fs::File::create(&dest).map_err(entry_err)?;
-        let budget = limits.max_total_bytes - written;
-        let copied = io::copy(&mut (&mut entry).take(budget + 1), &mut out).map_err(|source| {
-            ArchiveError::Extract {
+        // One byte over the budget is read so an overflow is seen, not silently cut;
+        // with a budget of u64::MAX that byte must not wrap the limit to zero.
+        let budget = limits.max_total_bytes.saturating_sub(written);
+        let copied = io::copy(&mut (&mut entry).take(budget.saturating_add(1)), &mut out).map_err(
+            |source| ArchiveError::Extract {
                 zip: zip_name.clone(),
                 entry: relative.display().to_string(),
                 source,
-            }
-        })?;
-        written += copied;
+            },
+        )?;
+        written = written.saturating_add(copied);
         if written > limits.max_total_bytes {
             return Err(ArchiveError::TooLarge {
                 zip: zip_name,
@@ -231,6 +249,8 @@ fn plan_entries<R: Read + io::Seek>(
     let mut declared: u64 = 0;
     let mut compressed: u64 = 0;
     let mut plan = Vec::with_capacity(archive.len());
+    // Normalised path -> raw name of the entry that claimed it.
+    let mut claimed: HashMap<String, String> = HashMap::new();
     for index in 0..archive.len() {
         let entry = archive
             .by_index_raw(index)
@@ -238,25 +258,45 @@ fn plan_entries<R: Read + io::Seek>(
                 zip: zip_name.to_string(),
                 source,
             })?;
-        let raw_name = entry.name().to_string();
+        let raw_name = String::from_utf8_lossy(entry.name_raw()).into_owned();
         if entry.is_symlink() {
             return Err(ArchiveError::Symlink {
                 zip: zip_name.to_string(),
                 entry: raw_name,
             });
         }
-        let relative = match entry.enclosed_name() {
-            Some(path) if !raw_name.contains('\\') => path,
-            _ => {
-                return Err(ArchiveError::PathEscape {
-                    zip: zip_name.to_string(),
-                    entry: raw_name,
-                })
-            }
+        let Some(parts) = normalise_entry(&raw_name) else {
+            return Err(ArchiveError::PathEscape {
+                zip: zip_name.to_string(),
+                entry: raw_name,
+            });
         };
+        let parts: Vec<String> = parts.into_iter().map(String::from).collect();
+        if parts.is_empty() {
+            // `./` or `/`-only names: the root itself, nothing to write.
+            continue;
+        }
+        if is_bytecode(&parts) {
+            tracing::debug!(zip = zip_name, entry = raw_name, "bytecode left out");
+            continue;
+        }
+        let key = parts.join("/");
+        if let Some(first) = claimed.get(&key) {
+            // A folder entry repeated (`a/` and `a/./`) is harmless; a file is not.
+            if !(entry.is_dir() && first.ends_with('/')) {
+                return Err(ArchiveError::DuplicatePath {
+                    zip: zip_name.to_string(),
+                    first: first.clone(),
+                    second: raw_name,
+                    path: key,
+                });
+            }
+            continue;
+        }
+        claimed.insert(key, raw_name);
         declared = declared.saturating_add(entry.size());
         compressed = compressed.saturating_add(entry.compressed_size());
-        plan.push((index, relative));
+        plan.push((index, parts.iter().collect::<PathBuf>()));
     }
     if declared > limits.max_total_bytes {
         return Err(ArchiveError::TooLarge {
@@ -279,4 +319,33 @@ fn plan_entries<R: Read + io::Seek>(
         });
     }
     Ok(plan)
+}
+
+/// The components of an entry's path once `.` and `..` are resolved, or `None` when it
+/// is absolute, leaves the plugin folder, or holds characters that split differently on
+/// other systems (`\\`, NUL, a drive prefix).
+fn normalise_entry(raw: &str) -> Option<Vec<&str>> {
+    if raw.starts_with('/') || raw.contains('\\') || raw.contains('\0') {
+        return None;
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for part in raw.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            _ if part.contains(':') && parts.is_empty() && part.len() == 2 => return None,
+            _ => parts.push(part),
+        }
+    }
+    Some(parts)
+}
+
+/// Compiled Python: CPython would run it in place of (or beside) the shipped source.
+fn is_bytecode(parts: &[String]) -> bool {
+    parts.iter().any(|p| *p == "__pycache__")
+        || parts
+            .last()
+            .is_some_and(|f| f.ends_with(".pyc") || f.ends_with(".pyo"))
 }

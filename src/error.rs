@@ -17,6 +17,7 @@ use crate::archive::ArchiveError;
 use crate::deps::DepsError;
 use crate::manifest::ManifestError;
 use crate::python::PyFailure;
+use crate::store::StoreError;
 
 #[derive(Debug, Error)]
 pub enum EngineError {
@@ -45,6 +46,17 @@ pub enum EngineError {
         #[source]
         error: Box<LoadError>,
     },
+    /// The plugins directory refuses the upload (its name and version clash with an
+    /// installed plugin's files).
+    #[error("{filename}: not installed")]
+    Refused {
+        filename: String,
+        #[source]
+        source: Box<StoreError>,
+    },
+    /// A name or version that cannot be a plugin's, or the directory lock not had.
+    #[error(transparent)]
+    Store(Box<StoreError>),
     #[error("no installed plugin named {name}{}", version.as_ref().map(|v| format!(" with version {v}")).unwrap_or_default())]
     NotFound {
         name: String,
@@ -54,6 +66,12 @@ pub enum EngineError {
     Reentrant,
     #[error("the embedded Python interpreter failed")]
     Interpreter(#[source] PyFailure),
+}
+
+impl From<StoreError> for EngineError {
+    fn from(e: StoreError) -> Self {
+        EngineError::Store(Box::new(e))
+    }
 }
 
 impl EngineError {
@@ -81,6 +99,17 @@ pub enum LoadError {
         zip: PathBuf,
         name: String,
         version: String,
+        first: PathBuf,
+    },
+    /// Another plugin's name and version make the same file id (`a` `b-c` and
+    /// `a-b` `c` are both `a-b-c`): they would share files and config.
+    #[error("{}: plugin {name} {version} would be stored as `{}`, which is already plugin {other} ({}); change the name or version of one of them", zip.display(), crate::manifest::plugin_id(name, version), first.display())]
+    IdClash {
+        zip: PathBuf,
+        name: String,
+        version: String,
+        /// The other plugin's name and version.
+        other: String,
         first: PathBuf,
     },
     /// The zip cannot be read or extracted safely.
@@ -143,7 +172,7 @@ impl LoadError {
     pub fn kind(&self) -> LoadErrorKind {
         match self {
             LoadError::Manifest(_) => LoadErrorKind::Manifest,
-            LoadError::Duplicate { .. } => LoadErrorKind::Duplicate,
+            LoadError::Duplicate { .. } | LoadError::IdClash { .. } => LoadErrorKind::Duplicate,
             LoadError::Archive(_) => LoadErrorKind::Archive,
             LoadError::Deps(_) => LoadErrorKind::Deps,
             LoadError::Timeout(_) => LoadErrorKind::Timeout,

@@ -26,6 +26,11 @@ pub const ALLOWED_FIELDS: &[&str] = &[
 /// Longest `name` or `version` accepted: both end up in file names.
 const MAX_COMPONENT_LEN: usize = 128;
 
+/// Longest `<name>-<version>` accepted: the id names files (`<id>.zip`,
+/// `state/extracted/<id>.sha256`, staging folders with a suffix) and most file systems
+/// stop at 255 bytes per name.
+pub const MAX_ID_LEN: usize = 200;
+
 /// `<name>-<version>`, the key of a plugin's files in the plugins directory.
 pub fn plugin_id(name: &str, version: &str) -> String {
     format!("{name}-{version}")
@@ -39,7 +44,7 @@ pub struct PluginManifest {
     pub version: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lax_int::deserialize")]
     pub priority: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build_date: Option<String>,
@@ -68,6 +73,8 @@ pub enum ManifestProblem {
         value: String,
         reason: &'static str,
     },
+    /// `<name>-<version>` is too long to name the plugin's files.
+    IdTooLong { id: String },
 }
 
 impl fmt::Display for ManifestProblem {
@@ -79,6 +86,11 @@ impl fmt::Display for ManifestProblem {
                 value,
                 reason,
             } => write!(f, "field `{field}` = {value:?} {reason}"),
+            ManifestProblem::IdTooLong { id } => write!(
+                f,
+                "the plugin id `{id}` (name-version) is {} characters long; at most {MAX_ID_LEN} fit the file names it is stored under",
+                id.len()
+            ),
         }
     }
 }
@@ -90,13 +102,16 @@ impl PluginManifest {
             source_name: source_name.to_string(),
             problem,
         };
+        // Editors on Windows save with a byte-order mark; YAML would read it as part of
+        // the first key.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         if text.trim().is_empty() {
             return Err(err(ManifestProblem::Syntax(
                 "the file is empty; `name` and `version` are required".into(),
             )));
         }
         let manifest: PluginManifest =
-            serde_yaml::from_str(text).map_err(|e| err(ManifestProblem::Syntax(describe(&e))))?;
+            serde_norway::from_str(text).map_err(|e| err(ManifestProblem::Syntax(describe(&e))))?;
         manifest.validate().map_err(err)?;
         Ok(manifest)
     }
@@ -116,6 +131,10 @@ impl PluginManifest {
     pub fn validate(&self) -> Result<(), ManifestProblem> {
         check_component("name", &self.name)?;
         check_component("version", &self.version)?;
+        let id = self.id();
+        if id.len() > MAX_ID_LEN {
+            return Err(ManifestProblem::IdTooLong { id });
+        }
         Ok(())
     }
 
@@ -138,16 +157,77 @@ impl PluginManifest {
     /// YAML text of the manifest, fields in their documented order.
     pub fn to_yaml(&self) -> String {
         // Serialising a struct of strings, integers and lists cannot fail.
-        serde_yaml::to_string(self).unwrap_or_default()
+        serde_norway::to_string(self).unwrap_or_default()
     }
 }
 
-fn describe(e: &serde_yaml::Error) -> String {
+/// `priority` as Racetrack's pydantic model reads it (lax mode): an integer, an integer
+/// written as a string (`"7"`), a float without fraction (`7.0`) or a boolean; anything
+/// else is refused with the reason pydantic would give.
+mod lax_int {
+    use serde::de::{self, Deserializer, Visitor};
+    use std::fmt;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        d.deserialize_any(LaxInt)
+    }
+
+    struct LaxInt;
+
+    impl<'de> Visitor<'de> for LaxInt {
+        type Value = i64;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an integer")
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<i64, E> {
+            Ok(v)
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<i64, E> {
+            i64::try_from(v).map_err(|_| E::custom(format!("priority {v} is out of range")))
+        }
+
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<i64, E> {
+            Ok(i64::from(v))
+        }
+
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<i64, E> {
+            // i64's range as f64 bounds: beyond it the cast would saturate silently.
+            if v.fract() == 0.0 && (-9.2e18..=9.2e18).contains(&v) {
+                Ok(v as i64)
+            } else {
+                Err(E::custom(format!(
+                    "priority {v} is not a whole number; an integer is expected"
+                )))
+            }
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<i64, E> {
+            let trimmed = v.trim();
+            let digits = trimmed.strip_prefix(['+', '-']).unwrap_or(trimmed);
+            let parsed = if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                trimmed.parse::<i64>().ok()
+            } else {
+                None
+            };
+            parsed.ok_or_else(|| {
+                E::custom(format!(
+                    "priority {v:?} is not an integer (unable to parse string as an integer)"
+                ))
+            })
+        }
+    }
+}
+
+fn describe(e: &serde_norway::Error) -> String {
     // serde's own text already names an unknown field and lists the expected ones.
     e.to_string()
 }
 
-fn check_component(field: &'static str, value: &str) -> Result<(), ManifestProblem> {
+/// Whether `value` can be the `field` part of a plugin id (and so of file names).
+pub(crate) fn check_component(field: &'static str, value: &str) -> Result<(), ManifestProblem> {
     let bad = |reason| {
         Err(ManifestProblem::UnsafeComponent {
             field,
@@ -240,5 +320,107 @@ mod tests {
             .expect("valid");
         let again = PluginManifest::parse(&m.to_yaml(), "y").expect("valid");
         assert_eq!(m, again);
+    }
+}
+
+#[cfg(test)]
+mod coercion {
+    use super::*;
+
+    fn priority(value: &str) -> Result<i64, String> {
+        PluginManifest::parse(&format!("name: a\nversion: '1'\npriority: {value}\n"), "m")
+            .map(|m| m.priority)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn priority_coerced_like_pydantic() {
+        assert_eq!(priority("7"), Ok(7));
+        assert_eq!(priority("'7'"), Ok(7));
+        assert_eq!(priority("\"-3\""), Ok(-3));
+        assert_eq!(priority("' 12 '"), Ok(12));
+        assert_eq!(priority("7.0"), Ok(7));
+        assert_eq!(priority("true"), Ok(1));
+    }
+
+    #[test]
+    fn priority_refused_where_pydantic_refuses() {
+        for bad in ["x", "'x'", "'7.5'", "7.5", "[1]", "~", "''"] {
+            let e = priority(bad).expect_err(bad);
+            assert!(e.starts_with("m: invalid plugin-manifest.yaml: "), "{e}");
+            assert!(
+                e.contains("priority") || e.contains("integer"),
+                "{bad}: {e}"
+            );
+        }
+        assert!(priority("'x'")
+            .unwrap_err()
+            .contains("\"x\" is not an integer"));
+    }
+
+    #[test]
+    fn byte_order_mark_is_ignored() {
+        let m = PluginManifest::parse("\u{feff}name: a\nversion: '1'\n", "m").expect("valid");
+        assert_eq!((m.name.as_str(), m.version.as_str()), ("a", "1"));
+    }
+
+    #[test]
+    fn id_too_long_for_file_names() {
+        let long = "n".repeat(120);
+        let text = format!("name: {long}\nversion: '{}'\n", "1".repeat(100));
+        let e = PluginManifest::parse(&text, "m")
+            .expect_err("too long")
+            .to_string();
+        assert!(e.contains("221 characters long; at most 200"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod pinned {
+    //! Behaviour pinned before the YAML library changed: these must hold across it.
+    use super::*;
+
+    #[test]
+    fn unquoted_numbers_stay_text() {
+        let m = PluginManifest::parse("name: a\nversion: 1.0\n", "x").expect("valid");
+        assert_eq!(m.version, "1.0");
+        let m = PluginManifest::parse("name: a\nversion: 2\n", "x").expect("valid");
+        assert_eq!(m.version, "2");
+        let m = PluginManifest::parse("name: a\nversion: 1.10\n", "x").expect("valid");
+        assert_eq!(m.version, "1.10");
+    }
+
+    #[test]
+    fn unknown_field_message() {
+        let e = PluginManifest::parse("name: a\nversion: '1'\nprio: 3\n", "bundle.zip")
+            .expect_err("unknown field");
+        assert_eq!(
+            e.to_string(),
+            "bundle.zip: invalid plugin-manifest.yaml: unknown field `prio`, expected one of \
+             `name`, `version`, `url`, `priority`, `build_date`, `category`, `components` \
+             at line 3 column 1"
+        );
+    }
+
+    #[test]
+    fn missing_field_message() {
+        let e = PluginManifest::parse("name: a\n", "m.yaml").expect_err("missing");
+        assert_eq!(
+            e.to_string(),
+            "m.yaml: invalid plugin-manifest.yaml: missing field `version`"
+        );
+    }
+
+    #[test]
+    fn written_yaml() {
+        let m = PluginManifest::parse(
+            "name: a\nversion: 1.0\npriority: -2\ncomponents: [lifecycle]\n",
+            "x",
+        )
+        .expect("valid");
+        assert_eq!(
+            m.to_yaml(),
+            "name: a\nversion: '1.0'\npriority: -2\ncomponents:\n- lifecycle\n"
+        );
     }
 }

@@ -79,8 +79,10 @@ fn make_plugin(root: &Path) {
         use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(root.join("bin/run.sh"), fs::Permissions::from_mode(0o755))
             .expect("chmod");
+        // Stored with its target's content, as Racetrack's bundler does.
         std::os::unix::fs::symlink("plugin.py", root.join("link.py")).expect("symlink");
-        std::os::unix::fs::symlink("/etc", root.join("outside")).expect("symlink");
+        // A link to a folder inside is not followed.
+        std::os::unix::fs::symlink("pkg", root.join("pkg_link")).expect("symlink");
     }
 }
 
@@ -90,6 +92,7 @@ const EXPECTED: &[&str] = &[
     "c.tmp",
     "data12.csv",
     "folder/logs/other.txt",
+    "link.py",
     "notes.md",
     "pkg/__init__.py",
     "plugin-manifest.yaml",
@@ -109,7 +112,13 @@ fn open_zip(path: &Path) -> zip::ZipArchive<fs::File> {
 fn listing(path: &Path) -> Vec<String> {
     let mut zip = open_zip(path);
     (0..zip.len())
-        .map(|i| zip.by_index(i).expect("entry").name().to_string())
+        .map(|i| {
+            zip.by_index(i)
+                .expect("entry")
+                .name()
+                .expect("entry name")
+                .to_string()
+        })
         .collect()
 }
 
@@ -201,14 +210,14 @@ fn binary_bundles_folder_with_ignore_rules() {
     let mut zip = open_zip(&zip_path);
     for i in 0..zip.len() {
         let entry = zip.by_index(i).expect("entry");
-        assert!(entry.is_file(), "{}", entry.name());
+        assert!(entry.is_file(), "{}", entry.name().expect("entry name"));
         assert_eq!(
             entry.compression(),
             zip::CompressionMethod::Deflated,
             "{}",
-            entry.name()
+            entry.name().expect("entry name")
         );
-        let expected_mode = if cfg!(unix) && entry.name() == "bin/run.sh" {
+        let expected_mode = if cfg!(unix) && entry.name().expect("entry name") == "bin/run.sh" {
             0o755
         } else {
             0o644
@@ -217,7 +226,7 @@ fn binary_bundles_folder_with_ignore_rules() {
             entry.unix_mode().map(|m| m & 0o777),
             Some(expected_mode),
             "{}",
-            entry.name()
+            entry.name().expect("entry name")
         );
         let t = entry.last_modified().expect("timestamp");
         assert_eq!(
@@ -397,7 +406,7 @@ fn reproducible_with_source_date_epoch() {
             ),
             (2023, 11, 14, 22, 13, 20),
             "{}",
-            entry.name()
+            entry.name().expect("entry name")
         );
     }
 
@@ -571,4 +580,100 @@ fn bad_usage_exits_with_2() {
     assert_eq!(out.status.code(), Some(2), "stderr: {}", stderr(&out));
     let out = bundler(&[], None);
     assert_eq!(out.status.code(), Some(2), "stderr: {}", stderr(&out));
+}
+
+/// A plugin folder with just a manifest and `plugin.py`.
+fn minimal_plugin(root: &Path) {
+    write(root, "plugin-manifest.yaml", "name: mini\nversion: 1.0\n");
+    write(root, "plugin.py", "class Plugin:\n    pass\n");
+}
+
+#[test]
+fn ignoring_plugin_py_fails_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("plugin");
+    minimal_plugin(&root);
+    write(&root, ".racetrackignore", "*\n");
+    let before = files_in(&root);
+
+    let err = bundle_plugin(&root, &BundleOptions::default()).expect_err("must fail");
+    assert!(matches!(err, BundleError::PluginFileExcluded(_)), "{err:?}");
+    let out = bundler(&["bundle", s(&root)], None);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "{}: plugin.py would not be in the bundle",
+            root.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(files_in(&root), before, "nothing written");
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinked_plugin_py_is_stored_with_its_content() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("plugin");
+    minimal_plugin(&root);
+    fs::remove_file(root.join("plugin.py")).expect("rm");
+    write(&root, "src/real.py", "class Plugin:\n    linked = True\n");
+    std::os::unix::fs::symlink("src/real.py", root.join("plugin.py")).expect("symlink");
+
+    let out = bundler(&["bundle", s(&root)], None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let zip = root.join("mini-1.0.zip");
+    assert_eq!(
+        read_entry(&zip, "plugin.py"),
+        "class Plugin:\n    linked = True\n"
+    );
+    assert_eq!(
+        read_entry(&zip, "src/real.py"),
+        "class Plugin:\n    linked = True\n"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn symlink_leaving_the_plugin_folder_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("plugin");
+    minimal_plugin(&root);
+    write(dir.path(), "secret.txt", "not for the bundle");
+    let link = root.join("data.txt");
+    std::os::unix::fs::symlink("../secret.txt", &link).expect("symlink");
+    let before = files_in(&root);
+
+    let err = bundle_plugin(&root, &BundleOptions::default()).expect_err("must fail");
+    assert!(matches!(err, BundleError::SymlinkOutside { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!("{}: symbolic link to ", link.display())),
+        "{text}"
+    );
+    assert!(text.contains("outside the plugin folder"), "{text}");
+    assert_eq!(files_in(&root), before, "nothing written");
+
+    // Ignored, it is no problem.
+    write(&root, ".racetrackignore", "data.txt\n");
+    bundle_plugin(&root, &BundleOptions::default()).expect("ignored link is skipped");
+}
+
+#[test]
+fn manifest_with_byte_order_mark_bundles() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("plugin");
+    minimal_plugin(&root);
+    write(
+        &root,
+        "plugin-manifest.yaml",
+        "\u{feff}name: mini\nversion: 2.0\n",
+    );
+    let path = bundle_plugin(&root, &BundleOptions::default()).expect("bundles");
+    let manifest = bundled_manifest(&path);
+    assert_eq!(
+        (manifest.name.as_str(), manifest.version.as_str()),
+        ("mini", "2.0")
+    );
 }

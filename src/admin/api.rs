@@ -22,6 +22,7 @@ use super::AppState;
 use crate::engine::PluginInfo;
 use crate::error::EngineError;
 use crate::manifest::PluginManifest;
+use crate::store::StoreError;
 
 /// An error answer: status and a message for the operator.
 #[derive(Debug)]
@@ -66,10 +67,16 @@ impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         let status = match &e {
             EngineError::NotFound { .. } => StatusCode::NOT_FOUND,
+            // Another process holds the plugins directory for longer than we wait.
+            EngineError::Store(e) if matches!(**e, StoreError::LockTimeout { .. }) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             EngineError::Archive(_)
             | EngineError::Manifest(_)
             | EngineError::NotAZip { .. }
             | EngineError::UploadRejected { .. }
+            | EngineError::Refused { .. }
+            | EngineError::Store(_)
             | EngineError::Deps(_) => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };

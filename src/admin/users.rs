@@ -72,7 +72,7 @@ fn read_file(path: &Path) -> Result<UsersFile, AdminError> {
     if text.trim().is_empty() {
         return Ok(UsersFile::default());
     }
-    serde_yaml::from_str(&text).map_err(|e| AdminError::UsersFile {
+    serde_norway::from_str(&text).map_err(|e| AdminError::UsersFile {
         path: path.to_path_buf(),
         problem: e.to_string(),
     })
@@ -85,7 +85,7 @@ fn write_file(path: &Path, file: &UsersFile) -> Result<(), AdminError> {
     };
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(io)?;
-    let text = serde_yaml::to_string(file).map_err(|e| AdminError::UsersFile {
+    let text = serde_norway::to_string(file).map_err(|e| AdminError::UsersFile {
         path: path.to_path_buf(),
         problem: e.to_string(),
     })?;

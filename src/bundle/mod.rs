@@ -68,6 +68,16 @@ pub enum BundleError {
     OutDirNotADir(PathBuf),
     #[error("invalid output file name {name:?}: {reason}")]
     BadOutFilename { name: String, reason: &'static str },
+    #[error("{}: {PLUGIN_FILE} would not be in the bundle: {IGNORE_FILE} or the default ignores exclude it", .0.display())]
+    PluginFileExcluded(PathBuf),
+    #[error("{}: symbolic link to {}, outside the plugin folder; bundles hold the plugin's own files only", path.display(), target.display())]
+    SymlinkOutside { path: PathBuf, target: PathBuf },
+    #[error("{}: symbolic link whose target cannot be read: {source}", path.display())]
+    BrokenSymlink {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     #[error("{}: file name is not valid UTF-8 and cannot be stored in a zip", .0.display())]
     NonUtf8Path(PathBuf),
     #[error("{SOURCE_DATE_EPOCH}={value:?}: {problem}")]
@@ -204,10 +214,15 @@ pub fn build_bundle(
     // its name; `.zip` files never are either. Collect before creating the temp file.
     let out_rel = relative_output(workdir, &out_dir, &out_filename);
     let mut files = Vec::new();
-    walk(workdir, "", &rules, &mut files)?;
+    let root = fs::canonicalize(workdir).map_err(io_err(workdir, "cannot resolve"))?;
+    walk(&root, workdir, "", &rules, &mut files)?;
     files.retain(|f| {
         f.rel != MANIFEST_FILE && !is_zip(&f.rel) && Some(f.rel.as_str()) != out_rel.as_deref()
     });
+    // A bundle without its entry point would install as a broken plugin.
+    if !files.iter().any(|f| f.rel == PLUGIN_FILE) {
+        return Err(BundleError::PluginFileExcluded(workdir.to_path_buf()));
+    }
     files.push(SourceFile {
         rel: MANIFEST_FILE.to_string(),
         path: PathBuf::new(),
@@ -283,7 +298,11 @@ struct SourceFile {
 /// Collects the kept regular files under `dir` (whose path relative to the plugin root
 /// is `rel_dir`). Directories are descended even when ignored, since a later rule may
 /// re-include something below them; they are skipped only when nothing can be.
+/// A symlinked file is stored with its target's content, as Racetrack's bundler does,
+/// when the target is inside `root` (the canonical plugin folder); one pointing outside
+/// is refused. Symlinked folders are not followed.
 fn walk(
+    root: &Path,
     dir: &Path,
     rel_dir: &str,
     rules: &IgnoreRules,
@@ -309,7 +328,7 @@ fn walk(
         let kind = meta.file_type();
         if kind.is_dir() {
             if !rules.excludes_whole_dir(&rel) {
-                walk(&path, &rel, rules, out)?;
+                walk(root, &path, &rel, rules, out)?;
             }
         } else if kind.is_file() {
             if !rules.is_ignored(&rel) {
@@ -320,8 +339,26 @@ fn walk(
                 });
             }
         } else if kind.is_symlink() {
-            if !rules.is_ignored(&rel) {
-                tracing::warn!(path = %path.display(), "skipping symlink: bundles hold regular files only");
+            if rules.is_ignored(&rel) {
+                continue;
+            }
+            let target = fs::canonicalize(&path).map_err(|source| BundleError::BrokenSymlink {
+                path: path.clone(),
+                source,
+            })?;
+            if !target.starts_with(root) {
+                return Err(BundleError::SymlinkOutside { path, target });
+            }
+            let target_meta =
+                fs::metadata(&target).map_err(io_err(&target, "cannot read metadata"))?;
+            if target_meta.is_file() {
+                out.push(SourceFile {
+                    rel,
+                    executable: is_executable(&target_meta),
+                    path: target,
+                });
+            } else {
+                tracing::warn!(path = %path.display(), "skipping symlinked folder: bundles do not follow links to folders");
             }
         } else if !rules.is_ignored(&rel) {
             tracing::warn!(path = %path.display(), "skipping special file: bundles hold regular files only");

@@ -38,6 +38,12 @@ impl PluginEngine {
         fs::write(&zip_tmp, data).map_err(EngineError::File)?;
         let manifest = archive::read_manifest_as(&zip_tmp, filename)?;
         let id = manifest.id();
+        let clash = |source| EngineError::Refused {
+            filename: filename.to_string(),
+            source: Box::new(source),
+        };
+        dir.check_identity(&manifest.name, &manifest.version)
+            .map_err(clash)?;
         let plugin_dir = staging.path().join("extracted").join(&id);
         archive::extract_as(&zip_tmp, filename, &plugin_dir, &self.inner.options.limits)?;
 
@@ -72,7 +78,13 @@ impl PluginEngine {
             }
         }
 
-        // Commit: code, venv, zip, then bookkeeping and the change marker.
+        // Commit: code, venv, zip, then bookkeeping and the change marker, all under
+        // the directory lock so other processes see all of it or none.
+        let commit = dir
+            .lock(&format!("install {id}"))
+            .map_err(EngineError::io(dir.root()))?;
+        dir.check_identity(&manifest.name, &manifest.version)
+            .map_err(clash)?;
         let hash = archive::sha256_file(&zip_tmp).map_err(EngineError::io(&zip_tmp))?;
         dir.adopt_extracted(&id, &staged.plugin_dir, &hash)
             .map_err(EngineError::io(dir.extracted_dir(&id)))?;
@@ -107,6 +119,7 @@ impl PluginEngine {
         }
         dir.bump_change_marker()
             .map_err(EngineError::io(dir.root()))?;
+        drop(commit);
         tracing::info!(plugin = %manifest.name, version = %manifest.version, "plugin installed");
         self.reload_locked();
         Ok(manifest)
@@ -162,6 +175,11 @@ impl PluginEngine {
         remove_config: bool,
     ) -> Result<Vec<PluginRef>, EngineError> {
         let _guard = super::lock_loads().ok_or(EngineError::Reentrant)?;
+        let commit = self
+            .inner
+            .dir
+            .lock(&format!("delete {name}"))
+            .map_err(EngineError::io(self.inner.dir.root()))?;
         let targets = self.installed_ids(name, version)?;
         if targets.is_empty() {
             return Err(EngineError::NotFound {
@@ -176,6 +194,7 @@ impl PluginEngine {
         let dir = &self.inner.dir;
         dir.bump_change_marker()
             .map_err(EngineError::io(dir.root()))?;
+        drop(commit);
         self.reload_locked();
         Ok(targets.into_iter().map(|(plugin, _)| plugin).collect())
     }

@@ -38,6 +38,10 @@ pub(crate) fn load_set(dir: &PluginsDir, opts: &EngineOptions, runtime: &dyn Run
     let mut venv_dists: Vec<(String, Vec<Distribution>)> = Vec::new();
     for candidate in ordered {
         let (info, plugin, dists) = load_one(dir, opts, runtime, candidate);
+        if plugin.is_none() && !info.zip_path.exists() {
+            // Deleted by another process while this one loaded it: gone, not failed.
+            continue;
+        }
         if let Some(dists) = dists {
             venv_dists.push((plugin_id(&info.name, &info.version), dists));
         }
@@ -67,22 +71,37 @@ fn read_candidates(dir: &PluginsDir) -> Vec<Candidate> {
         .collect();
     // Two zips holding one name and version: `<name>-<version>.zip` wins (it is the
     // one uploads write), else the first by file name.
-    let mut winner: HashMap<String, PathBuf> = HashMap::new();
+    let mut winner: HashMap<String, (PathBuf, PluginManifest)> = HashMap::new();
     for (zip_path, manifest) in &read {
         if let Ok(m) = manifest {
             let canonical = zip_path
                 .file_name()
                 .is_some_and(|f| *f == *m.zip_file_name());
-            let entry = winner.entry(m.id()).or_insert_with(|| zip_path.clone());
+            let entry = winner
+                .entry(m.id())
+                .or_insert_with(|| (zip_path.clone(), m.clone()));
             if canonical {
-                *entry = zip_path.clone();
+                *entry = (zip_path.clone(), m.clone());
             }
         }
     }
     read.into_iter()
         .map(|(zip_path, manifest)| {
             let manifest = manifest.and_then(|m| match winner.get(&m.id()) {
-                Some(first) if *first != zip_path => Err(LoadError::Duplicate {
+                // `a` `b-c` and `a-b` `c` would share files and config: one id each.
+                Some((first, other))
+                    if *first != zip_path
+                        && (other.name != m.name || other.version != m.version) =>
+                {
+                    Err(LoadError::IdClash {
+                        zip: zip_path.clone(),
+                        name: m.name,
+                        version: m.version,
+                        other: format!("{} {}", other.name, other.version),
+                        first: first.clone(),
+                    })
+                }
+                Some((first, _)) if *first != zip_path => Err(LoadError::Duplicate {
                     zip: zip_path.clone(),
                     name: m.name,
                     version: m.version,
@@ -106,6 +125,10 @@ fn order_candidates(dir: &PluginsDir, candidates: Vec<Candidate>) -> Vec<Candida
     }
     let order: HashMap<String, usize> = dir
         .install_order()
+        .unwrap_or_else(|e| {
+            tracing::error!("cannot read the install order, ties of priority go by name: {e}");
+            Vec::new()
+        })
         .into_iter()
         .enumerate()
         .map(|(i, id)| (id, i))

@@ -152,6 +152,9 @@ impl EngineBuilder {
     pub fn build(self) -> Result<PluginEngine, EngineError> {
         let dir =
             PluginsDir::open(&self.plugins_dir).map_err(EngineError::io(&self.plugins_dir))?;
+        if let Err(e) = dir.clean_up() {
+            tracing::warn!("cannot clean up the plugins directory: {e}");
+        }
         let runtime = match self.runtime {
             Some(runtime) => runtime,
             None => Arc::new(
@@ -379,12 +382,18 @@ impl PluginEngine {
 
     /// Reads a plugin's config file (empty when it has none yet).
     pub fn read_plugin_config(&self, name: &str, version: &str) -> Result<String, EngineError> {
+        let path = self.config_file(name, version)?;
         self.require_installed(name, version)?;
-        let path = self.config_path(name, version);
         match fs_err::read_to_string(&path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
             read => read.map_err(EngineError::File),
         }
+    }
+
+    /// A plugin's config path, refusing a name or version that could lead outside
+    /// the plugins directory.
+    fn config_file(&self, name: &str, version: &str) -> Result<PathBuf, EngineError> {
+        Ok(self.inner.dir.config_file(name, version)?)
     }
 
     fn require_installed(&self, name: &str, version: &str) -> Result<(), EngineError> {
@@ -411,6 +420,7 @@ impl PluginEngine {
         version: &str,
         text: &str,
     ) -> Result<(), EngineError> {
+        self.config_file(name, version)?;
         self.require_installed(name, version)?;
         let path = self
             .inner

@@ -9,6 +9,7 @@ use pyo3::types::{PyDict, PyModule, PyType};
 
 use crate::engine::HookError;
 use crate::error::EngineError;
+use crate::store::StoreError;
 
 const ERRORS_MODULE: &str = "racetrack_plugins.errors";
 
@@ -83,9 +84,14 @@ fn new_error_with(
 pub(crate) fn engine_error(py: Python<'_>, kind: Kind, err: EngineError) -> PyErr {
     let message = crate::error::report(&err);
     match err {
+        // No plugin can have a name or version that leads outside the directory.
         EngineError::NotFound { .. } => new_error(py, Kind::NotFound, message),
+        EngineError::Store(ref e) if matches!(**e, StoreError::BadId { .. }) => {
+            new_error(py, Kind::NotFound, message)
+        }
         EngineError::NotAZip { .. }
         | EngineError::UploadRejected { .. }
+        | EngineError::Refused { .. }
         | EngineError::Archive(_)
         | EngineError::Manifest(_)
         | EngineError::Deps(_) => new_error(py, Kind::Install, message),
@@ -94,7 +100,9 @@ pub(crate) fn engine_error(py: Python<'_>, kind: Kind, err: EngineError) -> PyEr
             error.set_cause(py, Some(PyErr::from(source)));
             error
         }
-        EngineError::Interpreter(_) | EngineError::Reentrant => new_error(py, kind, message),
+        EngineError::Interpreter(_) | EngineError::Reentrant | EngineError::Store(_) => {
+            new_error(py, kind, message)
+        }
     }
 }
 

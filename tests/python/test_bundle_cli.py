@@ -127,3 +127,30 @@ def test_installed_commands(tmp_path: Path) -> None:
     proc = subprocess.run([str(bundler), "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and "bundle" in proc.stdout and "install" not in proc.stdout
     assert subprocess.run([str(bundler), "list"], capture_output=True).returncode == 2
+
+
+def test_bundle_refuses_to_leave_out_plugin_py(tmp_path: Path) -> None:
+    plugin = tmp_path / "plugin"
+    plugin.mkdir()
+    (plugin / "plugin-manifest.yaml").write_text("name: mini\nversion: 1.0\n")
+    (plugin / "plugin.py").write_text("class Plugin:\n    pass\n")
+    (plugin / ".racetrackignore").write_text("*\n")
+    with pytest.raises(PluginError, match="plugin.py would not be in the bundle"):
+        bundle_plugin(plugin)
+    proc = run_module("bundle", str(plugin), env_dir=tmp_path / "plugins")
+    assert proc.returncode == 1, proc.stdout
+    assert "plugin.py would not be in the bundle" in proc.stderr
+    assert not list(plugin.glob("*.zip"))
+
+
+def test_bundle_stores_symlinked_file_content(tmp_path: Path) -> None:
+    plugin = tmp_path / "plugin"
+    (plugin / "src").mkdir(parents=True)
+    (plugin / "plugin-manifest.yaml").write_text("\ufeffname: linked\nversion: 1.0\n")
+    (plugin / "src" / "real.py").write_text("class Plugin:\n    linked = True\n")
+    (plugin / "plugin.py").symlink_to("src/real.py")
+    path = bundle_plugin(plugin, out_dir=tmp_path)
+    with zipfile.ZipFile(path) as zf:
+        assert zf.read("plugin.py").decode() == "class Plugin:\n    linked = True\n"
+    engine = PluginEngine(tmp_path / "plugins")
+    assert engine.upload_plugin(path.name, path.read_bytes()).name == "linked"
