@@ -181,9 +181,10 @@ fn call_with_keywords<'py>(
 pub(crate) struct SharedKwargs<'py> {
     /// The non-empty keyword dict as passed, or `None` for no keywords at all.
     kwargs: Option<Bound<'py, PyDict>>,
-    /// Key names in dict order; `None` when some key is not a str, or there are more
-    /// than 64 (then every implementation's call prunes the dict on its own).
-    names: Option<Vec<String>>,
+    /// The keys in dict order, borrowed from the dict (no text copied); `None` when
+    /// some key is not a str, or there are more than 64 (then every implementation's
+    /// call prunes the dict on its own).
+    keys: Option<Vec<Bound<'py, PyString>>>,
     /// Prunings built so far, by the bit set of keys they keep.
     pruned: Vec<Prepared<'py>>,
 }
@@ -191,18 +192,17 @@ pub(crate) struct SharedKwargs<'py> {
 impl<'py> SharedKwargs<'py> {
     pub(crate) fn new(kwargs: Option<&Bound<'py, PyDict>>) -> Self {
         let kwargs = kwargs.filter(|k| !k.is_empty()).cloned();
-        let names = kwargs.as_ref().and_then(|k| {
+        let keys = kwargs.as_ref().and_then(|k| {
             if k.len() > 64 {
                 return None;
             }
-            k.keys()
-                .iter()
-                .map(|key| Some(key.cast::<PyString>().ok()?.to_str().ok()?.to_owned()))
+            k.iter()
+                .map(|(key, _)| key.cast_into::<PyString>().ok())
                 .collect()
         });
         Self {
             kwargs,
-            names,
+            keys,
             pruned: Vec::new(),
         }
     }
@@ -218,20 +218,21 @@ impl<'py> SharedKwargs<'py> {
         let Some(kwargs) = &self.kwargs else {
             return Ok(Keywords::None);
         };
-        let Some(names) = &self.names else {
+        let Some(keys) = &self.keys else {
             return Ok(Keywords::Dict(match accepted {
                 Some(accepted) => prune_kwargs(py, kwargs, accepted, plugin, hook)?,
                 None => kwargs.clone(),
             }));
         };
-        let all = if names.len() == 64 {
+        let all = if keys.len() == 64 {
             u64::MAX
         } else {
-            (1u64 << names.len()) - 1
+            (1u64 << keys.len()) - 1
         };
         let keep = match accepted {
             None => all,
             Some(accepted) => {
+                // A few names each side: comparing them beats hashing.
                 let accepts = |name: &str| {
                     if accepted.len() <= 8 {
                         accepted.iter().any(|a| a == name)
@@ -240,8 +241,9 @@ impl<'py> SharedKwargs<'py> {
                     }
                 };
                 let mut keep = 0u64;
-                for (i, name) in names.iter().enumerate() {
-                    if accepts(name) {
+                for (i, key) in keys.iter().enumerate() {
+                    // Borrowed UTF-8 (CPython keeps it beside ASCII text): no copy.
+                    if accepts(key.to_str()?) {
                         keep |= 1 << i;
                     }
                 }
@@ -249,11 +251,11 @@ impl<'py> SharedKwargs<'py> {
             }
         };
         if keep != all && tracing::enabled!(tracing::Level::DEBUG) {
-            let dropped: Vec<&String> = names
+            let dropped: Vec<String> = keys
                 .iter()
                 .enumerate()
                 .filter(|(i, _)| keep & (1 << i) == 0)
-                .map(|(_, name)| name)
+                .map(|(_, key)| key.to_string_lossy().into_owned())
                 .collect();
             tracing::debug!(
                 plugin,
