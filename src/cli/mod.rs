@@ -1,6 +1,5 @@
 //! The `racetrack-plugin` command line, shared by the Rust binary and
 //! `python -m racetrack_plugins` (same parser, same output, same exit codes).
-
 //! This module owns the entry points and the engine the global options configure;
 //! `parser` holds the grammar, `commands` and `demo` what commands do, `output` how
 //! they print. `serve` and `users` are front ends in `crate::admin::serve`.

@@ -4,6 +4,7 @@
 //! signature, not per plugin.
 
 use std::collections::HashSet;
+use std::sync::Mutex;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
@@ -24,6 +25,17 @@ pub struct CallPolicy {
 pub struct HookMethod {
     pub method: Py<PyAny>,
     pub policy: CallPolicy,
+    /// Which of the last call's keywords this implementation keeps. Hosts pass the
+    /// same interned names call after call, so the next call checks identities only.
+    plan: Mutex<Option<KeywordPlan>>,
+}
+
+/// The keys of one call (held, so their identities stay theirs) and the bit set of
+/// them an implementation keeps.
+#[derive(Debug)]
+struct KeywordPlan {
+    keys: Vec<Py<PyString>>,
+    keep: u64,
 }
 
 impl HookMethod {
@@ -51,6 +63,7 @@ impl HookMethod {
                     max_positional,
                     keywords: keywords.map(|k| k.into_iter().collect()),
                 },
+                plan: Mutex::default(),
             }))
         };
         run().map_err(|e| PyFailure::from_err(py, &e))
@@ -93,7 +106,7 @@ impl HookMethod {
             _ => None,
         };
         let args = sliced.as_ref().unwrap_or(args);
-        match kwargs.for_policy(py, self.policy.keywords.as_ref(), plugin, hook)? {
+        match kwargs.for_method(py, self, plugin, hook)? {
             Keywords::Prepared(prepared) => call_with_keywords(py, method, args, prepared),
             Keywords::Dict(kwargs) => method.call(args, Some(&kwargs)),
             Keywords::None if args.is_empty() => method.call0(),
@@ -102,7 +115,48 @@ impl HookMethod {
     }
 }
 
-/// Keywords for one implementation, as [`SharedKwargs::for_policy`] finds them.
+impl HookMethod {
+    /// The bit set of `keys` this implementation declares: the last call's answer
+    /// when the keys are the same objects, else worked out and remembered.
+    fn keep_mask(&self, keys: &[Bound<'_, PyString>], accepted: &HashSet<String>) -> PyResult<u64> {
+        let same_keys = |plan: &KeywordPlan| {
+            plan.keys.len() == keys.len()
+                && plan
+                    .keys
+                    .iter()
+                    .zip(keys)
+                    .all(|(a, b)| a.as_ptr() == b.as_ptr())
+        };
+        if let Ok(plan) = self.plan.lock() {
+            if let Some(plan) = plan.as_ref().filter(|p| same_keys(p)) {
+                return Ok(plan.keep);
+            }
+        }
+        // A few names each side: comparing them beats hashing.
+        let accepts = |name: &str| {
+            if accepted.len() <= 8 {
+                accepted.iter().any(|a| a == name)
+            } else {
+                accepted.contains(name)
+            }
+        };
+        let mut keep = 0u64;
+        for (i, key) in keys.iter().enumerate() {
+            if accepts(key.to_str()?) {
+                keep |= 1 << i;
+            }
+        }
+        if let Ok(mut plan) = self.plan.lock() {
+            *plan = Some(KeywordPlan {
+                keys: keys.iter().map(|k| k.clone().unbind()).collect(),
+                keep,
+            });
+        }
+        Ok(keep)
+    }
+}
+
+/// Keywords for one implementation, as [`SharedKwargs::for_method`] finds them.
 enum Keywords<'a, 'py> {
     None,
     /// Names unusual enough (not all str) to go the generic way.
@@ -207,14 +261,15 @@ impl<'py> SharedKwargs<'py> {
         }
     }
 
-    /// The keywords for an implementation accepting `accepted` (`None`: all of them).
-    fn for_policy(
+    /// The keywords for `method` (all of them when it takes `**kwargs`).
+    fn for_method(
         &mut self,
         py: Python<'py>,
-        accepted: Option<&HashSet<String>>,
+        method: &HookMethod,
         plugin: &str,
         hook: &str,
     ) -> PyResult<Keywords<'_, 'py>> {
+        let accepted = method.policy.keywords.as_ref();
         let Some(kwargs) = &self.kwargs else {
             return Ok(Keywords::None);
         };
@@ -231,24 +286,7 @@ impl<'py> SharedKwargs<'py> {
         };
         let keep = match accepted {
             None => all,
-            Some(accepted) => {
-                // A few names each side: comparing them beats hashing.
-                let accepts = |name: &str| {
-                    if accepted.len() <= 8 {
-                        accepted.iter().any(|a| a == name)
-                    } else {
-                        accepted.contains(name)
-                    }
-                };
-                let mut keep = 0u64;
-                for (i, key) in keys.iter().enumerate() {
-                    // Borrowed UTF-8 (CPython keeps it beside ASCII text): no copy.
-                    if accepts(key.to_str()?) {
-                        keep |= 1 << i;
-                    }
-                }
-                keep
-            }
+            Some(accepted) => method.keep_mask(keys, accepted)?,
         };
         if keep != all && tracing::enabled!(tracing::Level::DEBUG) {
             let dropped: Vec<String> = keys
