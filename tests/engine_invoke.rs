@@ -112,11 +112,13 @@ fn keyword_pruning_follows_each_calls_own_keywords() {
     )
     .write_into(tmp.path());
     let engine = engine(tmp.path());
-    let calls: [(
-        &[(&str, serde_json::Value)],
+    // (keywords passed, what `old` returns, what `new` returns)
+    type Call<'a> = (
+        &'a [(&'a str, serde_json::Value)],
         serde_json::Value,
         serde_json::Value,
-    ); 5] = [
+    );
+    let calls: [Call; 5] = [
         (
             &[
                 ("name", "n".into()),
