@@ -1,12 +1,14 @@
 //! One hook implementation, bound: its call policy (read from the signature once) and
 //! the call itself, with surplus arguments pruned. Keyword pruning is shared by every
 //! plugin of one call ([`SharedKwargs`]), so the hot path allocates per distinct
-//! signature, not per plugin.
+//! signature, not per plugin; each implementation remembers its last pruning, and
+//! keyword names are interned once per process ([`interned_name`]).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
 use super::{support_module, PyFailure};
@@ -358,4 +360,26 @@ fn prune_kwargs<'py>(
         }
     }
     Ok(pruned)
+}
+
+/// Keyword names interned once per interpreter. Interning builds a str and looks it up
+/// on every call; hosts pass the same few names on every call. Bounded, since names
+/// may come from users (`call --kwargs`): past the bound, names are interned per call.
+static KEYWORD_NAMES: PyOnceLock<Mutex<HashMap<String, Py<PyString>>>> = PyOnceLock::new();
+const MAX_KEYWORD_NAMES: usize = 1024;
+
+pub(crate) fn interned_name<'py>(py: Python<'py>, name: &str) -> Bound<'py, PyString> {
+    let names = KEYWORD_NAMES.get_or_init(py, Mutex::default);
+    if let Ok(names) = names.lock() {
+        if let Some(interned) = names.get(name) {
+            return interned.bind(py).clone();
+        }
+    }
+    let interned = PyString::intern(py, name);
+    if let Ok(mut names) = names.lock() {
+        if names.len() < MAX_KEYWORD_NAMES {
+            names.insert(name.to_owned(), interned.clone().unbind());
+        }
+    }
+    interned
 }

@@ -2,9 +2,9 @@
 //! objects), hook results ([`PyValue`], live objects converted on demand) and the
 //! manifest plugins see (`self.plugin_manifest`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -12,6 +12,7 @@ use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::hook::interned_name;
 use super::{support_module, PyFailure};
 use crate::manifest::PluginManifest;
 
@@ -258,28 +259,6 @@ impl HookArgs {
         };
         run().map_err(|e| PyFailure::from_err(py, &e))
     }
-}
-
-/// Keyword names interned once per interpreter. Interning builds a str and looks it up
-/// on every call; hosts pass the same few names on every call. Bounded, since names
-/// may come from users (`call --kwargs`): past the bound, names are interned per call.
-static KEYWORD_NAMES: PyOnceLock<Mutex<HashMap<String, Py<PyString>>>> = PyOnceLock::new();
-const MAX_KEYWORD_NAMES: usize = 1024;
-
-fn interned_name<'py>(py: Python<'py>, name: &str) -> Bound<'py, PyString> {
-    let names = KEYWORD_NAMES.get_or_init(py, Mutex::default);
-    if let Ok(names) = names.lock() {
-        if let Some(interned) = names.get(name) {
-            return interned.bind(py).clone();
-        }
-    }
-    let interned = PyString::intern(py, name);
-    if let Ok(mut names) = names.lock() {
-        if names.len() < MAX_KEYWORD_NAMES {
-            names.insert(name.to_owned(), interned.clone().unbind());
-        }
-    }
-    interned
 }
 
 /// A value returned by a hook: the live Python object, convertible on demand.
