@@ -80,6 +80,7 @@ lines = [
 for row in open(rows_path, encoding="utf-8"):
     cells = row.rstrip("\n").split("\t")[1:7]
     cells = [c.replace("|", "\\|") for c in cells]
+    cells[0] = f"`{cells[0]}`"  # case names hold <hook> and quotes: shown as written
     lines.append("| " + " | ".join(cells) + " |")
 text = open(readme_path, encoding="utf-8").read()
 if start not in text or end not in text:
