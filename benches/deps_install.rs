@@ -249,5 +249,22 @@ fn main() {
         println!("  pip cold / uv  cold  {:>8.1}x", ratio(&pip_cold, uv_cold));
         println!("  pip warm / uv  warm  {:>8.1}x", ratio(&pip_warm, uv_warm));
     }
+    // Rows for scripts/bench.sh's table: each start against the same plugin without
+    // requirements, started the same way.
+    let row = |what: &str, case: &Case| {
+        println!(
+            "@@ROW\trequirements: {what} start, {} wheels (vs no requirements.txt)\t{:.1} ms\t{:.1} ms\t{:.1}x\t-\t-",
+            PACKAGES.len(),
+            ms(case.median()),
+            ms(plain.median()),
+            ratio(case, &plain)
+        );
+    };
+    row("pip cold", &pip_cold);
+    row("pip warm", &pip_warm);
+    if let Some((uv_cold, uv_warm)) = &uv_cases {
+        row("uv cold", uv_cold);
+        row("uv warm", uv_warm);
+    }
     println!("total bench time: {:.1}s", started.elapsed().as_secs_f64());
 }

@@ -10,7 +10,8 @@
 # 3. maturin develop --release into .venv, then benches/python_host.py (Python host)
 #
 # Every figure is measured beside its baseline in the same process; see
-# benches/README.md for what each case compares.
+# benches/README.md for what each case compares. A full run (not QUICK) then writes
+# the table into README.md between its bench-table markers (BENCH_README=0: don't).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,10 +57,37 @@ echo "== machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d:
     "$(uname -sr), $("$VENV/bin/python" -c 'import platform; print("CPython", platform.python_version())')" \
     "${PYTHONDONTWRITEBYTECODE:+(PYTHONDONTWRITEBYTECODE set: no .pyc caching on either side)}"
 cat "$log_dir"/engine.log "$log_dir"/deps_install.log "$log_dir"/python_host.log 2>/dev/null \
-    | grep '^@@ROW' \
-    | awk -F'\t' '
+    | grep '^@@ROW' >"$log_dir/rows.tsv" || true
+machine="$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')), $(uname -sr), $("$VENV/bin/python" -c 'import platform; print("CPython", platform.python_version())'), release build"
+awk -F'\t' '
         BEGIN {
             printf "%-68s %12s %12s %8s %10s %4s\n", "case", "engine", "baseline", "ratio", "target", "met"
             printf "%-68s %12s %12s %8s %10s %4s\n", "----", "------", "--------", "-----", "------", "---"
         }
-        { printf "%-68s %12s %12s %8s %10s %4s\n", $2, $3, $4, $5, $6, $7 }'
+        { printf "%-68s %12s %12s %8s %10s %4s\n", $2, $3, $4, $5, $6, $7 }' "$log_dir/rows.tsv"
+
+if [ -z "${QUICK:-}" ] && [ "${BENCH_README:-1}" != 0 ]; then
+    "$VENV/bin/python" - "$log_dir/rows.tsv" README.md "$machine" <<'PY'
+import sys
+rows_path, readme_path, machine = sys.argv[1:4]
+start, end = "<!-- bench-table:start -->", "<!-- bench-table:end -->"
+lines = [
+    f"Written by `scripts/bench.sh` on {machine}.",
+    "",
+    "| case | engine | baseline | ratio | target | met |",
+    "|---|---|---|---|---|---|",
+]
+for row in open(rows_path, encoding="utf-8"):
+    cells = row.rstrip("\n").split("\t")[1:7]
+    cells = [c.replace("|", "\\|") for c in cells]
+    cells[0] = f"`{cells[0]}`"  # case names hold <hook> and quotes: shown as written
+    lines.append("| " + " | ".join(cells) + " |")
+text = open(readme_path, encoding="utf-8").read()
+if start not in text or end not in text:
+    sys.exit(f"{readme_path}: no {start} ... {end} markers to write the table between")
+head, rest = text.split(start, 1)
+_, tail = rest.split(end, 1)
+open(readme_path, "w", encoding="utf-8").write(head + start + "\n" + "\n".join(lines) + "\n" + end + tail)
+print(f"wrote the table into {readme_path}")
+PY
+fi

@@ -344,6 +344,18 @@ impl PluginEngine {
         }
     }
 
+    /// Whether [`poll_changes`](Self::poll_changes) would look at the directory now.
+    /// Lets a front end holding the interpreter release it only when a check (and
+    /// maybe a reload) is due, not on every call.
+    pub fn changes_due(&self) -> bool {
+        self.inner.options.watch_interval.is_some_and(|interval| {
+            self.inner
+                .last_check
+                .try_lock()
+                .is_ok_and(|last| last.elapsed() >= interval)
+        })
+    }
+
     /// The active plugin set, without checking for changes.
     pub fn snapshot(&self) -> Arc<PluginSet> {
         self.inner

@@ -94,7 +94,11 @@ impl PyPluginEngine {
         let mut first_error: Option<PyErr> = None;
         let called = with_python_logging(py, || {
             // The change check may reload, which takes the load lock: not with the GIL.
-            py.detach(|| engine.poll_changes());
+            // Released only when a check is due (once per watch interval), as handing
+            // the GIL over costs more than a small hook call.
+            if engine.changes_due() {
+                py.detach(|| engine.poll_changes());
+            }
             engine.invoke_each(
                 hook,
                 only_plugin,

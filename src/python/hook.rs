@@ -1,11 +1,14 @@
 //! One hook implementation, bound: its call policy (read from the signature once) and
 //! the call itself, with surplus arguments pruned. Keyword pruning is shared by every
 //! plugin of one call ([`SharedKwargs`]), so the hot path allocates per distinct
-//! signature, not per plugin.
+//! signature, not per plugin; each implementation remembers its last pruning, and
+//! keyword names are interned once per process ([`interned_name`]).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
 use super::{support_module, PyFailure};
@@ -24,6 +27,17 @@ pub struct CallPolicy {
 pub struct HookMethod {
     pub method: Py<PyAny>,
     pub policy: CallPolicy,
+    /// Which of the last call's keywords this implementation keeps. Hosts pass the
+    /// same interned names call after call, so the next call checks identities only.
+    plan: Mutex<Option<KeywordPlan>>,
+}
+
+/// The keys of one call (held, so their identities stay theirs) and the bit set of
+/// them an implementation keeps.
+#[derive(Debug)]
+struct KeywordPlan {
+    keys: Vec<Py<PyString>>,
+    keep: u64,
 }
 
 impl HookMethod {
@@ -51,6 +65,7 @@ impl HookMethod {
                     max_positional,
                     keywords: keywords.map(|k| k.into_iter().collect()),
                 },
+                plan: Mutex::default(),
             }))
         };
         run().map_err(|e| PyFailure::from_err(py, &e))
@@ -93,7 +108,7 @@ impl HookMethod {
             _ => None,
         };
         let args = sliced.as_ref().unwrap_or(args);
-        match kwargs.for_policy(py, self.policy.keywords.as_ref(), plugin, hook)? {
+        match kwargs.for_method(py, self, plugin, hook)? {
             Keywords::Prepared(prepared) => call_with_keywords(py, method, args, prepared),
             Keywords::Dict(kwargs) => method.call(args, Some(&kwargs)),
             Keywords::None if args.is_empty() => method.call0(),
@@ -102,7 +117,48 @@ impl HookMethod {
     }
 }
 
-/// Keywords for one implementation, as [`SharedKwargs::for_policy`] finds them.
+impl HookMethod {
+    /// The bit set of `keys` this implementation declares: the last call's answer
+    /// when the keys are the same objects, else worked out and remembered.
+    fn keep_mask(&self, keys: &[Bound<'_, PyString>], accepted: &HashSet<String>) -> PyResult<u64> {
+        let same_keys = |plan: &KeywordPlan| {
+            plan.keys.len() == keys.len()
+                && plan
+                    .keys
+                    .iter()
+                    .zip(keys)
+                    .all(|(a, b)| a.as_ptr() == b.as_ptr())
+        };
+        if let Ok(plan) = self.plan.lock() {
+            if let Some(plan) = plan.as_ref().filter(|p| same_keys(p)) {
+                return Ok(plan.keep);
+            }
+        }
+        // A few names each side: comparing them beats hashing.
+        let accepts = |name: &str| {
+            if accepted.len() <= 8 {
+                accepted.iter().any(|a| a == name)
+            } else {
+                accepted.contains(name)
+            }
+        };
+        let mut keep = 0u64;
+        for (i, key) in keys.iter().enumerate() {
+            if accepts(key.to_str()?) {
+                keep |= 1 << i;
+            }
+        }
+        if let Ok(mut plan) = self.plan.lock() {
+            *plan = Some(KeywordPlan {
+                keys: keys.iter().map(|k| k.clone().unbind()).collect(),
+                keep,
+            });
+        }
+        Ok(keep)
+    }
+}
+
+/// Keywords for one implementation, as [`SharedKwargs::for_method`] finds them.
 enum Keywords<'a, 'py> {
     None,
     /// Names unusual enough (not all str) to go the generic way.
@@ -181,9 +237,10 @@ fn call_with_keywords<'py>(
 pub(crate) struct SharedKwargs<'py> {
     /// The non-empty keyword dict as passed, or `None` for no keywords at all.
     kwargs: Option<Bound<'py, PyDict>>,
-    /// Key names in dict order; `None` when some key is not a str, or there are more
-    /// than 64 (then every implementation's call prunes the dict on its own).
-    names: Option<Vec<String>>,
+    /// The keys in dict order, borrowed from the dict (no text copied); `None` when
+    /// some key is not a str, or there are more than 64 (then every implementation's
+    /// call prunes the dict on its own).
+    keys: Option<Vec<Bound<'py, PyString>>>,
     /// Prunings built so far, by the bit set of keys they keep.
     pruned: Vec<Prepared<'py>>,
 }
@@ -191,69 +248,54 @@ pub(crate) struct SharedKwargs<'py> {
 impl<'py> SharedKwargs<'py> {
     pub(crate) fn new(kwargs: Option<&Bound<'py, PyDict>>) -> Self {
         let kwargs = kwargs.filter(|k| !k.is_empty()).cloned();
-        let names = kwargs.as_ref().and_then(|k| {
+        let keys = kwargs.as_ref().and_then(|k| {
             if k.len() > 64 {
                 return None;
             }
-            k.keys()
-                .iter()
-                .map(|key| Some(key.cast::<PyString>().ok()?.to_str().ok()?.to_owned()))
+            k.iter()
+                .map(|(key, _)| key.cast_into::<PyString>().ok())
                 .collect()
         });
         Self {
             kwargs,
-            names,
+            keys,
             pruned: Vec::new(),
         }
     }
 
-    /// The keywords for an implementation accepting `accepted` (`None`: all of them).
-    fn for_policy(
+    /// The keywords for `method` (all of them when it takes `**kwargs`).
+    fn for_method(
         &mut self,
         py: Python<'py>,
-        accepted: Option<&HashSet<String>>,
+        method: &HookMethod,
         plugin: &str,
         hook: &str,
     ) -> PyResult<Keywords<'_, 'py>> {
+        let accepted = method.policy.keywords.as_ref();
         let Some(kwargs) = &self.kwargs else {
             return Ok(Keywords::None);
         };
-        let Some(names) = &self.names else {
+        let Some(keys) = &self.keys else {
             return Ok(Keywords::Dict(match accepted {
                 Some(accepted) => prune_kwargs(py, kwargs, accepted, plugin, hook)?,
                 None => kwargs.clone(),
             }));
         };
-        let all = if names.len() == 64 {
+        let all = if keys.len() == 64 {
             u64::MAX
         } else {
-            (1u64 << names.len()) - 1
+            (1u64 << keys.len()) - 1
         };
         let keep = match accepted {
             None => all,
-            Some(accepted) => {
-                let accepts = |name: &str| {
-                    if accepted.len() <= 8 {
-                        accepted.iter().any(|a| a == name)
-                    } else {
-                        accepted.contains(name)
-                    }
-                };
-                let mut keep = 0u64;
-                for (i, name) in names.iter().enumerate() {
-                    if accepts(name) {
-                        keep |= 1 << i;
-                    }
-                }
-                keep
-            }
+            Some(accepted) => method.keep_mask(keys, accepted)?,
         };
         if keep != all && tracing::enabled!(tracing::Level::DEBUG) {
-            let dropped: Vec<&String> = names
+            let dropped: Vec<String> = keys
                 .iter()
                 .enumerate()
                 .filter(|(i, _)| keep & (1 << i) == 0)
-                .map(|(_, name)| name)
+                .map(|(_, key)| key.to_string_lossy().into_owned())
                 .collect();
             tracing::debug!(
                 plugin,
@@ -318,4 +360,26 @@ fn prune_kwargs<'py>(
         }
     }
     Ok(pruned)
+}
+
+/// Keyword names interned once per interpreter. Interning builds a str and looks it up
+/// on every call; hosts pass the same few names on every call. Bounded, since names
+/// may come from users (`call --kwargs`): past the bound, names are interned per call.
+static KEYWORD_NAMES: PyOnceLock<Mutex<HashMap<String, Py<PyString>>>> = PyOnceLock::new();
+const MAX_KEYWORD_NAMES: usize = 1024;
+
+pub(crate) fn interned_name<'py>(py: Python<'py>, name: &str) -> Bound<'py, PyString> {
+    let names = KEYWORD_NAMES.get_or_init(py, Mutex::default);
+    if let Ok(names) = names.lock() {
+        if let Some(interned) = names.get(name) {
+            return interned.bind(py).clone();
+        }
+    }
+    let interned = PyString::intern(py, name);
+    if let Ok(mut names) = names.lock() {
+        if names.len() < MAX_KEYWORD_NAMES {
+            names.insert(name.to_owned(), interned.clone().unbind());
+        }
+    }
+    interned
 }

@@ -150,6 +150,9 @@ impl Dispatcher for PythonDispatcher {
             let (args, kwargs) = args.to_python(py)?;
             let table = self.table(py, hook);
             let mut shared_kwargs = SharedKwargs::new(kwargs.as_ref());
+            // Spans only when someone listens: building one costs more than a small
+            // hook's whole call when tracing also feeds `log` (axum turns that on).
+            let debug = tracing::enabled!(tracing::Level::DEBUG);
             for bound in table.iter() {
                 let plugin = &bound.plugin;
                 if let CallTarget::One(only) = target {
@@ -157,14 +160,18 @@ impl Dispatcher for PythonDispatcher {
                         continue;
                     }
                 }
-                let span = tracing::debug_span!(
-                    "hook",
-                    hook,
-                    plugin = plugin.name(),
-                    version = plugin.version()
-                );
+                let span = if debug {
+                    tracing::debug_span!(
+                        "hook",
+                        hook,
+                        plugin = plugin.name(),
+                        version = plugin.version()
+                    )
+                } else {
+                    tracing::Span::none()
+                };
                 let _entered = span.enter();
-                let started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
+                let started = debug.then(Instant::now);
                 let result =
                     bound
                         .method

@@ -12,6 +12,7 @@ use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::hook::interned_name;
 use super::{support_module, PyFailure};
 use crate::manifest::PluginManifest;
 
@@ -250,7 +251,7 @@ impl HookArgs {
                 for (name, Arg::Value(v)) in &self.keyword {
                     // Interned, as the parameter names of the hooks are: CPython then
                     // matches keywords by identity, not by comparing text, per plugin.
-                    d.set_item(PyString::intern(py, name), v.to_python(py)?)?;
+                    d.set_item(interned_name(py, name), v.to_python(py)?)?;
                 }
                 Some(d)
             };

@@ -267,3 +267,83 @@ fn verbose_logs_show_load_and_hook_spans_with_durations() {
         "{hook_line}"
     );
 }
+
+/// The CLI's output, pinned whole: the temporary folder reads `[TMP]`, and the caret
+/// lines under traceback frames (which CPython versions draw differently) are dropped.
+fn snapshot_settings(tmp: &Path) -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_prepend_module_to_snapshot(false);
+    // Canonical too: macOS reaches /tmp through /private/tmp.
+    for path in [tmp.to_path_buf(), tmp.canonicalize().unwrap()] {
+        settings.add_filter(&regex::escape(&path.display().to_string()), "[TMP]");
+    }
+    settings.add_filter(r"(?m)^\s*[~^]+\s*\n", "");
+    settings
+}
+
+/// Stdout and stderr of one run, with its exit code, as one snapshot.
+fn transcript(out: &Output) -> String {
+    format!(
+        "exit: {:?}\n--- stdout\n{}--- stderr\n{}",
+        out.status.code(),
+        stdout(out),
+        stderr(out)
+    )
+}
+
+#[test]
+fn output_snapshots() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("plugins");
+    let zip = tmp.path().join("greeter-0.1.0.zip");
+    let greeter = PluginSrc::new("greeter", "0.1.0")
+        .manifest_line("url: https://example.org/greeter")
+        .manifest_line("category: demo")
+        .manifest_line("priority: 3")
+        .plugin_py(
+            "class Plugin:\n    def greet(self, name='nobody', loud=False):\n        return ('HELLO ' if loud else 'hello ') + name\n    def act(self):\n        return {'done': [1, 2.5, None, True]}\n",
+        );
+    std::fs::write(&zip, greeter.zip_bytes()).unwrap();
+    simple_plugin(
+        "boom",
+        "1",
+        "    def act(self):\n        raise RuntimeError('kaboom')",
+    )
+    .write_into(&dir);
+    PluginSrc::new("wreck", "2")
+        .plugin_py("import nothing_here\n")
+        .write_into(&dir);
+    let not_zip = tmp.path().join("plugin.txt");
+    std::fs::write(&not_zip, "hello").unwrap();
+
+    let runs: &[(&str, &[&str])] = &[
+        ("install", &["install", zip.to_str().unwrap()]),
+        ("list", &["list"]),
+        ("list_json", &["list", "--json"]),
+        (
+            "call_json",
+            &[
+                "call",
+                "greet",
+                "--kwargs",
+                r#"{"name": "ops", "loud": true, "unused": 1}"#,
+                "--json",
+            ],
+        ),
+        ("call_text", &["call", "greet"]),
+        ("call_raising_json", &["call", "act", "--json"]),
+        (
+            "call_collect_all_json",
+            &["call", "act", "--collect-all", "--json"],
+        ),
+        ("call_unimplemented", &["call", "nobody_has_this"]),
+        ("call_bad_kwargs", &["call", "act", "--kwargs", "[1, 2]"]),
+        ("install_not_a_zip", &["install", not_zip.to_str().unwrap()]),
+        ("delete_unknown", &["delete", "nobody"]),
+    ];
+    let settings = snapshot_settings(tmp.path());
+    for (name, args) in runs {
+        let out = cli(&dir, args);
+        settings.bind(|| insta::assert_snapshot!(*name, transcript(&out)));
+    }
+}

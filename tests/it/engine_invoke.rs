@@ -92,6 +92,77 @@ fn undeclared_kwargs_and_surplus_args_are_dropped() {
     );
 }
 
+/// Each implementation remembers which of the last call's keywords it keeps: a call
+/// passing other keywords, or the same ones in another order, must not reuse that.
+#[test]
+fn keyword_pruning_follows_each_calls_own_keywords() {
+    let tmp = tempfile::tempdir().unwrap();
+    simple_plugin(
+        "old",
+        "1",
+        "    def hook(self, a, name=None):\n        return [a, name]",
+    )
+    .write_into(tmp.path());
+    simple_plugin(
+        "new",
+        "1",
+        "    def hook(self, a, name=None, extra=None):\n        return [a, name, extra]",
+    )
+    .write_into(tmp.path());
+    let engine = engine(tmp.path());
+    // (keywords passed, what `old` returns, what `new` returns)
+    type Call<'a> = (
+        &'a [(&'a str, serde_json::Value)],
+        serde_json::Value,
+        serde_json::Value,
+    );
+    let calls: [Call; 5] = [
+        (
+            &[
+                ("name", "n".into()),
+                ("extra", true.into()),
+                ("unknown", 0.into()),
+            ],
+            serde_json::json!([1, "n"]),
+            serde_json::json!([1, "n", true]),
+        ),
+        (
+            &[("extra", true.into()), ("name", "n".into())],
+            serde_json::json!([1, "n"]),
+            serde_json::json!([1, "n", true]),
+        ),
+        (
+            &[("unknown", 0.into()), ("extra", "e".into())],
+            serde_json::json!([1, null]),
+            serde_json::json!([1, null, "e"]),
+        ),
+        (
+            &[],
+            serde_json::json!([1, null]),
+            serde_json::json!([1, null, null]),
+        ),
+        (
+            &[
+                ("name", "again".into()),
+                ("extra", true.into()),
+                ("unknown", 0.into()),
+            ],
+            serde_json::json!([1, "again"]),
+            serde_json::json!([1, "again", true]),
+        ),
+    ];
+    for (kwargs, old, new) in calls {
+        let mut args = HookArgs::new().arg(1);
+        for (name, value) in kwargs {
+            args = args.kwarg(*name, value.clone());
+        }
+        let results: BTreeMap<String, serde_json::Value> =
+            call_json(&engine, "hook", &args).into_iter().collect();
+        assert_eq!(results["old"], old, "{kwargs:?}");
+        assert_eq!(results["new"], new, "{kwargs:?}");
+    }
+}
+
 #[test]
 fn raising_hook_names_plugin_version_hook_and_traceback() {
     let tmp = tempfile::tempdir().unwrap();

@@ -198,6 +198,16 @@ def test_kwargs_are_pruned_per_implementation(plugins_dir: Path, make_zip: Any) 
     assert results == ["hello bob", "hi bob!", ["newer_arg", "punctuation"]]
     # A keyword named like the engine's own parameters goes to the hook.
     assert engine.invoke_plugin_hook("greet", name="amy") == ["hello amy", "hi amy.", []]
+    # Keys built at run time (not interned, new objects each call) are matched by text,
+    # and what one call kept is not reused for another call's keys.
+    for suffix in ("!", "?"):
+        built = {"".join(["punct", "uation"]): suffix, "".join(["new", "er"]): 2}
+        assert engine.invoke_plugin_hook("greet", "eve", **built) == [
+            "hello eve",
+            f"hi eve{suffix}",
+            ["newer", "punctuation"],
+        ]
+    assert engine.invoke_plugin_hook("greet", "bob", punctuation="!", newer_arg=1) == results
     assert engine.invoke_one_plugin_hook("b", "greet", "eve", punctuation="?", hook=1) == "hi eve?"
 
 
