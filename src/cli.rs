@@ -55,6 +55,10 @@ pub struct Cli {
     /// Time limit for installing one plugin's requirements, in seconds.
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = crate::deps::DEFAULT_DEPS_TIMEOUT.as_secs())]
     pub deps_timeout: u64,
+    /// Time limit for importing one plugin, in seconds (fractions allowed): a plugin
+    /// whose import takes longer is `failed` and the others load. No limit by default.
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub load_timeout: Option<std::time::Duration>,
     /// Let plugins' requirements.txt choose indexes and find-links (never offline).
     #[arg(long, global = true)]
     pub allow_requirement_options: bool,
@@ -199,6 +203,18 @@ fn init_logging(verbose: u8) {
         .try_init();
 }
 
+/// A positive number of seconds, refused (not a panic) when it cannot be a `Duration`.
+fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if seconds <= 0.0 {
+        return Err(format!("{text} is not a positive number of seconds"));
+    }
+    std::time::Duration::try_from_secs_f64(seconds)
+        .map_err(|_| format!("{text} seconds is not a usable duration"))
+}
+
 fn fail(message: impl std::fmt::Display) -> u8 {
     eprintln!("error: {message}");
     EXIT_FAILED
@@ -220,6 +236,7 @@ pub(crate) fn engine_builder(cli: &Cli, dir: &Path) -> EngineBuilder {
     let mut builder = PluginEngine::builder(dir)
         .deps_options(deps)
         .watch_interval(None)
+        .load_timeout(cli.load_timeout)
         .python_path(cli.python_path.iter().cloned());
     if let Some(component) = &cli.component {
         builder = builder.component(component.clone());
@@ -228,9 +245,15 @@ pub(crate) fn engine_builder(cli: &Cli, dir: &Path) -> EngineBuilder {
 }
 
 fn open_engine(cli: &Cli, dir: &Path) -> Result<PluginEngine, u8> {
-    engine_builder(cli, dir)
-        .build()
-        .map_err(|e| fail(e.report()))
+    let builder = engine_builder(cli, dir);
+    // Deleting and installing work on the directory: they run no installed plugin's
+    // code (an install imports just the upload), so a plugin whose import hangs or
+    // crashes the process cannot stop an operator from removing it or adding others.
+    let opened = match cli.command {
+        Command::Install { .. } | Command::Delete { .. } => builder.build_unloaded(),
+        _ => builder.build(),
+    };
+    opened.map_err(|e| fail(e.report()))
 }
 
 pub fn run(cli: Cli) -> u8 {

@@ -185,3 +185,151 @@ fn two_processes_installing_the_same_zip_both_succeed() {
             .is_some_and(|r| r.starts_with("twicexx")));
     }
 }
+
+/// Runs the CLI and waits at most `limit` for it: a command that waits on a stuck
+/// plugin fails the test instead of hanging it.
+fn run_bounded(dir: &Path, args: &[&str], limit: Duration) -> Output {
+    use wait_timeout::ChildExt;
+    let mut child = spawn(dir, args);
+    match child.wait_timeout(limit).expect("wait for the CLI") {
+        Some(_) => child.wait_with_output().expect("collect the output"),
+        None => {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("collect the output");
+            panic!(
+                "`{}` still ran after {limit:?} (waiting on a stuck plugin?)\nstderr: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+fn who(name: &str) -> PluginSrc {
+    simple_plugin(
+        name,
+        "1.0",
+        &format!("    def who(self):\n        return '{name}'\n"),
+    )
+}
+
+#[test]
+fn a_plugin_whose_import_hangs_locks_nobody_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("plugins");
+    PluginSrc::new("sleeper", "1.0")
+        .plugin_py("import time\ntime.sleep(3600)\n\nclass Plugin:\n    pass\n")
+        .write_into(&dir);
+    who("steady").write_into(&dir);
+
+    // With a load timeout the stuck import is given up on and the others load.
+    let out = run_bounded(&dir, &["--load-timeout", "2", "list", "--json"], LIMIT);
+    assert_eq!(out.status.code(), Some(1), "a failed plugin exits 1");
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("list --json");
+    let entry = |name: &str| {
+        list.as_array()
+            .and_then(|l| l.iter().find(|p| p["name"] == name))
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} not listed: {list}"))
+    };
+    assert_eq!(entry("steady")["status"], "loaded");
+    let sleeper = entry("sleeper");
+    assert_eq!(sleeper["status"], "failed");
+    assert_eq!(sleeper["error_kind"], "timeout", "{sleeper}");
+    let error = sleeper["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("sleeper-1.0/plugin.py: import did not finish in 2 s"),
+        "{error}"
+    );
+    let out = run_bounded(
+        &dir,
+        &["--load-timeout", "2", "call", "who", "--json"],
+        LIMIT,
+    );
+    let results: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(results[0]["result"], "steady", "{results}");
+
+    // Without any timeout, installing another plugin and deleting the stuck one do
+    // not import it.
+    let other = who("another");
+    let zip = tmp.path().join(other.file_name());
+    std::fs::write(&zip, other.zip_bytes()).unwrap();
+    let out = run_bounded(&dir, &["install", zip.to_str().unwrap()], LIMIT);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run_bounded(&dir, &["delete", "sleeper"], LIMIT);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Deleted plugin sleeper 1.0\n"
+    );
+
+    let out = finish(spawn(&dir, &["list", "--json"]), "list after the delete");
+    let mut listed = loaded_names(&out);
+    listed.sort();
+    assert_eq!(
+        listed,
+        [
+            ("another".to_string(), "loaded".to_string()),
+            ("steady".to_string(), "loaded".to_string())
+        ]
+    );
+}
+
+#[test]
+fn a_plugin_whose_import_crashes_the_process_can_still_be_deleted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("plugins");
+    PluginSrc::new("crasher", "1.0")
+        .plugin_py("import ctypes\nctypes.string_at(0)\n\nclass Plugin:\n    pass\n")
+        .write_into(&dir);
+    who("steady").write_into(&dir);
+
+    // Loading it takes the whole process down: nothing a timeout can help with.
+    let out = run_bounded(&dir, &["list"], LIMIT);
+    assert!(!out.status.success(), "the crash is visible");
+    assert_eq!(
+        out.status.code(),
+        None,
+        "killed by a signal: {:?}",
+        out.status
+    );
+
+    let other = who("another");
+    let zip = tmp.path().join(other.file_name());
+    std::fs::write(&zip, other.zip_bytes()).unwrap();
+    let out = run_bounded(&dir, &["install", zip.to_str().unwrap()], LIMIT);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run_bounded(&dir, &["delete", "crasher"], LIMIT);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!dir.join("crasher-1.0.zip").exists());
+    assert!(!dir.join("extracted/crasher-1.0").exists());
+
+    let out = finish(spawn(&dir, &["list", "--json"]), "list after the delete");
+    let mut listed = loaded_names(&out);
+    listed.sort();
+    assert_eq!(
+        listed,
+        [
+            ("another".to_string(), "loaded".to_string()),
+            ("steady".to_string(), "loaded".to_string())
+        ]
+    );
+}

@@ -147,7 +147,7 @@ impl PluginEngine {
             plugin: format!("{} {}", manifest.name, manifest.version),
             error: Box::new(error),
         };
-        let runtime = &*self.inner.runtime;
+        let runtime = &self.inner.runtime;
         let (plugin, _venv, _warnings) = import_staged(
             &self.inner.options,
             runtime,

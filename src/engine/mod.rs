@@ -55,6 +55,10 @@ pub struct EngineOptions {
     /// Folders of host-provided packages every plugin may import, added to `sys.path`
     /// (with their `.pth` files) when the engine starts.
     pub python_path: Vec<PathBuf>,
+    /// How long one plugin's import (`plugin.py` and `Plugin()`) may take before the
+    /// plugin is `failed` and the others load; `None` waits for ever. A stuck import
+    /// keeps running on its own thread: Python cannot stop it, the engine stops waiting.
+    pub load_timeout: Option<Duration>,
 }
 
 impl Default for EngineOptions {
@@ -65,6 +69,7 @@ impl Default for EngineOptions {
             limits: ExtractLimits::default(),
             watch_interval: Some(DEFAULT_WATCH_INTERVAL),
             python_path: Vec::new(),
+            load_timeout: None,
         }
     }
 }
@@ -143,6 +148,12 @@ impl EngineBuilder {
         self
     }
 
+    /// Time limit for one plugin's import; see [`EngineOptions::load_timeout`].
+    pub fn load_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.options.load_timeout = timeout;
+        self
+    }
+
     pub fn options(mut self, options: EngineOptions) -> Self {
         self.options = options;
         self
@@ -150,6 +161,20 @@ impl EngineBuilder {
 
     /// Opens the directory and loads every plugin in it.
     pub fn build(self) -> Result<PluginEngine, EngineError> {
+        let engine = self.open(true)?;
+        engine.reload();
+        Ok(engine)
+    }
+
+    /// Opens the directory without running any plugin code: for work on the directory
+    /// itself (delete, install, listing what is installed), which a plugin whose import
+    /// hangs or crashes the process must not block. Its plugin set stays empty; an
+    /// install imports only the uploaded plugin; nothing reloads after a change.
+    pub fn build_unloaded(self) -> Result<PluginEngine, EngineError> {
+        self.open(false)
+    }
+
+    fn open(self, loads: bool) -> Result<PluginEngine, EngineError> {
         let dir =
             PluginsDir::open(&self.plugins_dir).map_err(EngineError::io(&self.plugins_dir))?;
         if let Err(e) = dir.clean_up() {
@@ -176,9 +201,9 @@ impl EngineBuilder {
                 runtime,
                 last_check: Mutex::new(Instant::now()),
                 generation: AtomicU64::new(0),
+                loads,
             }),
         };
-        engine.reload();
         Ok(engine)
     }
 }
@@ -216,6 +241,13 @@ pub(crate) fn lock_loads() -> Option<LoadGuard> {
     Some(LoadGuard { _guard: guard })
 }
 
+/// Marks this thread as loading for good: it runs an import on behalf of the thread
+/// holding [`LOAD_LOCK`] (a bounded load), so a plugin calling back into an engine from
+/// it gets an error instead of waiting for a lock that its own loader holds.
+pub(crate) fn mark_loading_thread() {
+    LOADING.with(|loading| loading.set(true));
+}
+
 struct Inner {
     dir: PluginsDir,
     options: EngineOptions,
@@ -224,6 +256,8 @@ struct Inner {
     last_check: Mutex<Instant>,
     /// Bumped after every swap of `current`; see [`PluginEngine::generation`].
     generation: AtomicU64,
+    /// Whether this engine runs plugin code (`false`: [`EngineBuilder::build_unloaded`]).
+    loads: bool,
 }
 
 /// Racetrack's plugin engine. See the module docs for its concurrency model.
@@ -273,13 +307,16 @@ impl PluginEngine {
     }
 
     fn reload_locked(&self) {
+        if !self.inner.loads {
+            return;
+        }
         let span = tracing::info_span!("reload", dir = %self.inner.dir.root().display());
         let _entered = span.enter();
         let started = Instant::now();
         let set = Arc::new(load::load_set(
             &self.inner.dir,
             &self.inner.options,
-            &*self.inner.runtime,
+            &self.inner.runtime,
         ));
         let old = {
             let mut current = self
@@ -304,6 +341,9 @@ impl PluginEngine {
     /// Reloads when another process changed `last-change.txt` since the current set
     /// was loaded. Returns whether it reloaded.
     pub fn reload_if_changed(&self) -> bool {
+        if !self.inner.loads {
+            return false;
+        }
         let marker = self.inner.dir.change_marker();
         if marker == self.snapshot().change_marker {
             return false;
