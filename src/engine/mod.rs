@@ -154,6 +154,11 @@ impl EngineBuilder {
         self
     }
 
+    /// The options as configured so far.
+    pub fn current_options(&self) -> &EngineOptions {
+        &self.options
+    }
+
     pub fn options(mut self, options: EngineOptions) -> Self {
         self.options = options;
         self
