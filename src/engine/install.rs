@@ -6,6 +6,7 @@ use fs_err as fs;
 use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::load::{import_staged, StagedPlugin};
 use super::{PluginEngine, PluginRef};
@@ -72,12 +73,31 @@ impl PluginEngine {
         if meant_here {
             if let Err(e) = self.try_load(filename, &manifest, &zip_tmp, &staged, staging.path()) {
                 if venv_in_place {
-                    let _ = remove_if_exists(&final_venv);
+                    // Under the builders' lock: another process may be building or
+                    // checking this same venv for its own upload of this plugin.
+                    match self.lock_venv(&id, &final_venv) {
+                        Ok(_held) => {
+                            if let Err(err) = remove_if_exists(&final_venv) {
+                                tracing::warn!(venv = %final_venv.display(), "cannot remove the failed upload's venv: {err}");
+                            }
+                        }
+                        Err(err) => {
+                            tracing::warn!(venv = %final_venv.display(), "left the failed upload's venv for the next start's clean-up: {}", crate::error::report(&err));
+                        }
+                    }
                 }
                 return Err(e);
             }
         }
 
+        // Replacing a live venv waits for whoever builds or checks it (its builders'
+        // lock, taken before the directory lock: a build can take minutes, and other
+        // processes' commits should not wait for it).
+        let _venv_lock = if venv_in_place {
+            None
+        } else {
+            Some(self.lock_venv(&id, &final_venv)?)
+        };
         // Commit: code, venv, zip, then bookkeeping and the change marker, all under
         // the directory lock so other processes see all of it or none.
         let commit = dir
@@ -225,6 +245,18 @@ impl PluginEngine {
         Ok(found)
     }
 
+    /// Waits (within the deps timeout) until no thread or process builds the venv at
+    /// `venv`, then holds it.
+    fn lock_venv(&self, id: &str, venv: &Path) -> Result<crate::deps::VenvLock, EngineError> {
+        let timeout = self.inner.options.deps.timeout;
+        Ok(crate::deps::lock_venv(
+            id,
+            venv,
+            Instant::now().checked_add(timeout),
+            timeout,
+        )?)
+    }
+
     fn remove_files(
         &self,
         plugin: &PluginRef,
@@ -259,6 +291,7 @@ impl PluginEngine {
         let dir = &self.inner.dir;
         for (plugin, _) in &targets {
             let venv = dir.venvs_root().join(plugin.id());
+            let _held = self.lock_venv(&plugin.id(), &venv)?;
             remove_if_exists(&venv).map_err(EngineError::io(&venv))?;
         }
         dir.bump_change_marker()
