@@ -207,6 +207,7 @@ impl EngineBuilder {
                 last_check: Mutex::new(Instant::now()),
                 generation: AtomicU64::new(0),
                 loads,
+                reloading: std::sync::atomic::AtomicBool::new(false),
             }),
         };
         Ok(engine)
@@ -263,6 +264,8 @@ struct Inner {
     generation: AtomicU64,
     /// Whether this engine runs plugin code (`false`: [`EngineBuilder::build_unloaded`]).
     loads: bool,
+    /// Whether a background reload is running (at most one at a time).
+    reloading: std::sync::atomic::AtomicBool,
 }
 
 /// Racetrack's plugin engine. See the module docs for its concurrency model.
@@ -370,23 +373,61 @@ impl PluginEngine {
         self.snapshot()
     }
 
-    /// Reloads when another process changed the plugins directory, looking at most
-    /// once per `watch_interval`. Every call does this itself, except
-    /// [`invoke_each`](Self::invoke_each), whose caller may hold the interpreter (a
-    /// reload waiting for it would deadlock) and so calls this beforehand.
+    /// Looks for changes made by other processes, at most once per `watch_interval`,
+    /// and reloads in the background when there are some: the caller goes on with the
+    /// current set at once, and calls switch to the new set when it is complete (a
+    /// reload may wait for another process's install, a venv build, slow imports).
+    /// Every call does this itself, except [`invoke_each`](Self::invoke_each), whose
+    /// caller calls this beforehand.
     pub fn poll_changes(&self) {
-        if let Some(interval) = self.inner.options.watch_interval {
-            let due = match self.inner.last_check.try_lock() {
-                Ok(mut last) if last.elapsed() >= interval => {
-                    *last = Instant::now();
-                    true
-                }
-                _ => false,
-            };
-            if due {
-                self.reload_if_changed();
+        let Some(interval) = self.inner.options.watch_interval else {
+            return;
+        };
+        let due = match self.inner.last_check.try_lock() {
+            Ok(mut last) if last.elapsed() >= interval => {
+                *last = Instant::now();
+                true
+            }
+            _ => false,
+        };
+        if due
+            && self.inner.loads
+            && self.inner.dir.change_marker() != self.snapshot().change_marker
+        {
+            self.reload_in_background();
+        }
+    }
+
+    /// Starts a reload thread unless one runs already (it looks at the marker again
+    /// once it has the load lock, so a change made meanwhile is not missed by it, and
+    /// one made after it read the directory is found by the next poll).
+    fn reload_in_background(&self) {
+        if self.inner.reloading.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        /// Clears the flag however the reload ends.
+        struct Done(PluginEngine);
+        impl Drop for Done {
+            fn drop(&mut self) {
+                self.0.inner.reloading.store(false, Ordering::Release);
             }
         }
+        let done = Done(self.clone());
+        let spawned = std::thread::Builder::new()
+            .name("plugins reload".into())
+            .spawn(move || {
+                done.0.reload_if_changed();
+            });
+        if let Err(e) = spawned {
+            // `done` was dropped with the closure, clearing the flag: the next poll
+            // tries again.
+            tracing::error!("cannot start the reload thread: {e}");
+        }
+    }
+
+    /// Whether a reload started by [`poll_changes`](Self::poll_changes) is running.
+    pub fn reloading(&self) -> bool {
+        self.inner.reloading.load(Ordering::Acquire)
     }
 
     /// The active plugin set, without checking for changes.
