@@ -54,6 +54,10 @@ pub enum EngineError {
         #[source]
         source: Box<StoreError>,
     },
+    /// The upload is installed (its code is what loads from now on), but something
+    /// after its commit point failed; see `problem`.
+    #[error("{filename}: installed, but {problem}")]
+    InstalledBut { filename: String, problem: String },
     /// A name or version that cannot be a plugin's, or the directory lock not had.
     #[error(transparent)]
     Store(Box<StoreError>),

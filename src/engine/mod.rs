@@ -326,24 +326,29 @@ impl PluginEngine {
             &self.inner.options,
             &self.inner.runtime,
         ));
-        let old = {
-            let mut current = self
-                .inner
-                .current
-                .write()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            std::mem::replace(&mut *current, set.clone())
-        };
-        self.inner.generation.fetch_add(1, Ordering::Release);
-        // The old plugins stay alive as long as calls still run on the old set; the
-        // runtime only forgets them, so the next load does not find them.
-        self.inner.runtime.unload(old.loaded());
+        self.swap_in(set.clone());
         tracing::info!(
             loaded = set.loaded().len(),
             total = set.infos().len(),
             elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
             "plugins loaded"
         );
+    }
+
+    /// Makes `set` the active one; calls still running on the old set finish there.
+    fn swap_in(&self, set: Arc<PluginSet>) {
+        let old = {
+            let mut current = self
+                .inner
+                .current
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            std::mem::replace(&mut *current, set)
+        };
+        self.inner.generation.fetch_add(1, Ordering::Release);
+        // The old plugins stay alive as long as calls still run on the old set; the
+        // runtime only forgets them, so the next load does not find them.
+        self.inner.runtime.unload(old.loaded());
     }
 
     /// Reloads when another process changed `last-change.txt` since the current set
