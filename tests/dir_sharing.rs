@@ -119,15 +119,26 @@ fn workers_installing_and_deleting_their_own_plugins_lose_nothing() {
                 .collect()
         })
         .collect();
+    let started = Instant::now();
     for round in 0..3 {
-        // Each worker: install its two plugins, list, delete the first one.
-        let installs: Vec<Child> = zips
+        // Each worker: install its two plugins (while others call hooks), list,
+        // call, delete the first one.
+        let mut installs: Vec<(String, Child)> = zips
             .iter()
             .flatten()
-            .map(|zip| spawn(&dir, &["install", zip.to_str().unwrap()]))
+            .map(|zip| {
+                (
+                    "install".to_string(),
+                    spawn(&dir, &["install", zip.to_str().unwrap()]),
+                )
+            })
             .collect();
-        for child in installs {
-            finish(child, &format!("round {round}: install"));
+        installs.push(("call".into(), spawn(&dir, &["call", "who", "--json"])));
+        for (what, child) in installs {
+            let out = finish(child, &format!("round {round}: {what}"));
+            if what == "call" {
+                assert_calls_answered(&out, round);
+            }
         }
         let mut mixed: Vec<(String, Child)> = Vec::new();
         for w in 0..3 {
@@ -136,6 +147,10 @@ fn workers_installing_and_deleting_their_own_plugins_lose_nothing() {
                 spawn(&dir, &["delete", &format!("w{w}p0")]),
             ));
             mixed.push((format!("list {w}"), spawn(&dir, &["list", "--json"])));
+            mixed.push((
+                format!("call {w}"),
+                spawn(&dir, &["--load-timeout", "60", "call", "who", "--json"]),
+            ));
         }
         for (what, child) in mixed {
             let out = finish(child, &format!("round {round}: {what}"));
@@ -143,6 +158,9 @@ fn workers_installing_and_deleting_their_own_plugins_lose_nothing() {
                 for (name, status) in loaded_names(&out) {
                     assert_eq!(status, "loaded", "round {round}: {name}");
                 }
+            }
+            if what.starts_with("call") {
+                assert_calls_answered(&out, round);
             }
         }
         let out = finish(spawn(&dir, &["list", "--json"]), "final list");
@@ -156,6 +174,24 @@ fn workers_installing_and_deleting_their_own_plugins_lose_nothing() {
             recorded,
             ["steady-1.0", "w0p1-1.0", "w1p1-1.0", "w2p1-1.0"],
             "round {round}: a deleted plugin came back, or one was lost"
+        );
+    }
+    assert!(started.elapsed() < Duration::from_secs(240));
+}
+
+/// A `call who --json` on the stress test's plugins: every plugin present answered
+/// (none failed), `steady` among them.
+fn assert_calls_answered(out: &Output, round: usize) {
+    let results: serde_json::Value = serde_json::from_slice(&out.stdout).expect("call --json");
+    let results = results.as_array().expect("array");
+    assert!(
+        results.iter().any(|r| r["result"] == "steady"),
+        "round {round}: {results:?}"
+    );
+    for r in results {
+        assert!(
+            r["error"].is_null(),
+            "round {round}: a hook failed during installs and deletes: {r}"
         );
     }
 }
