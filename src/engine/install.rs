@@ -1,6 +1,8 @@
-//! Installing and deleting plugins. An upload is extracted and imported in a staging
-//! area first; only a plugin that loads there is moved into place, so a broken upload
-//! never replaces a working plugin.
+//! Installing and deleting plugins. An upload is extracted and its requirements are
+//! installed in a staging area; then it is committed and imported once, where it
+//! stays, and rolled back if it does not load there, so a broken upload never replaces
+//! a working plugin. What a commit changed is kept aside until the plugin loads
+//! ([`Undo`]); failures after the commit point are reported as "installed, but …".
 
 use fs_err as fs;
 use std::path::{Path, PathBuf};

@@ -6,7 +6,8 @@
 //! behind an `RwLock<Arc<_>>`: a call clones the `Arc` and runs on that set, a reload
 //! builds a whole new set and swaps it in, so running calls finish on the old set and
 //! no call sees a half-loaded one. Loads are serialised by one mutex: importing mutates
-//! process-wide interpreter state (`sys.path`, `sys.modules`).
+//! process-wide interpreter state (`sys.path`, `sys.modules`). Changes made by other
+//! processes are reloaded on a background thread, so calls never wait for that work.
 
 mod hooks;
 mod install;
