@@ -352,3 +352,33 @@ fn a_committed_upload_that_does_not_load_is_rolled_back() {
     assert_eq!(order.lines().collect::<Vec<_>>(), ["counted-1.0.0"]);
     assert_eq!(engine.plugins().len(), 1);
 }
+
+#[test]
+fn a_failure_after_the_commit_point_is_reported_as_installed_but() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("plugins");
+    fs::create_dir_all(&dir).unwrap();
+    let engine = engine(&dir);
+    // `last-change.txt` cannot be written (a folder stands in its place), as on a full
+    // disk: the change marker fails after the zip went in place.
+    fs::create_dir_all(dir.join("last-change.txt/blocked")).unwrap();
+    let src = versioned("1.0.0");
+    let err = engine
+        .upload_plugin(&src.file_name(), &src.zip_bytes(), false)
+        .expect_err("the marker cannot be written");
+    let report = err.report();
+    assert!(
+        matches!(err, EngineError::InstalledBut { .. }),
+        "not reported as installed: {report}"
+    );
+    assert!(
+        report.starts_with("tool-1.0.0.zip: installed, but ") && report.contains("last-change.txt"),
+        "{report}"
+    );
+    // Truthful: the new code is what is installed and what runs.
+    assert_eq!(
+        fs::read(dir.join("tool-1.0.0.zip")).unwrap(),
+        src.zip_bytes()
+    );
+    assert_eq!(versions(&engine), vec!["1.0.0"]);
+}
