@@ -382,3 +382,24 @@ fn a_failure_after_the_commit_point_is_reported_as_installed_but() {
     );
     assert_eq!(versions(&engine), vec!["1.0.0"]);
 }
+
+#[test]
+fn an_upload_for_another_component_is_installed_and_listed_as_skipped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("plugins");
+    let engine = racetrack_plugins::PluginEngine::builder(&dir)
+        .component("lifecycle")
+        .watch_interval(None)
+        .build()
+        .unwrap();
+    let src = PluginSrc::new("builder-only", "1.0.0")
+        .manifest_line("components: [image-builder]")
+        .plugin_py("raise RuntimeError('never imported here')\n");
+    engine
+        .upload_plugin(&src.file_name(), &src.zip_bytes(), false)
+        .unwrap();
+    let infos = engine.plugins();
+    assert_eq!(infos.len(), 1);
+    assert_eq!(infos[0].status, PluginStatus::Skipped);
+    assert!(dir.join("builder-only-1.0.0.zip").is_file());
+}

@@ -124,6 +124,9 @@ impl PluginEngine {
         drop(commit);
         tracing::info!(plugin = %manifest.name, version = %manifest.version, "plugin installed");
         if !self.inner.loads || !meant_here {
+            // Nothing of the upload to import here (`skipped` in this component), but
+            // the set lists it (a no-op for an engine that loads nothing).
+            self.reload_locked();
             return undo.finish(filename, &manifest);
         }
 
