@@ -261,7 +261,7 @@ fn a_plugin_whose_import_hangs_locks_nobody_out() {
     who("steady").write_into(&dir);
 
     // With a load timeout the stuck import is given up on and the others load.
-    let out = run_bounded(&dir, &["--load-timeout", "2", "list", "--json"], LIMIT);
+    let out = run_bounded(&dir, &["--load-timeout", "5", "list", "--json"], LIMIT);
     assert_eq!(out.status.code(), Some(1), "a failed plugin exits 1");
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("list --json");
     let entry = |name: &str| {
@@ -276,12 +276,12 @@ fn a_plugin_whose_import_hangs_locks_nobody_out() {
     assert_eq!(sleeper["error_kind"], "timeout", "{sleeper}");
     let error = sleeper["error"].as_str().unwrap_or_default();
     assert!(
-        error.contains("sleeper-1.0/plugin.py: import did not finish in 2 s"),
+        error.contains("sleeper-1.0/plugin.py: import did not finish in 5 s"),
         "{error}"
     );
     let out = run_bounded(
         &dir,
-        &["--load-timeout", "2", "call", "who", "--json"],
+        &["--load-timeout", "5", "call", "who", "--json"],
         LIMIT,
     );
     let results: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
