@@ -439,13 +439,26 @@ fn load_bounded(
             return Some(runtime.load(request));
         }
     };
+    // The loader makes the plugin's folder the working directory and puts it first on
+    // `sys.path` while it imports; a stuck import would leave both so for every later
+    // load and for the host.
+    let cwd = std::env::current_dir();
     match receiver.recv_timeout(timeout) {
         Ok(result) => Some(result),
-        Err(mpsc::RecvTimeoutError::Timeout) => None,
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            if let Ok(cwd) = cwd {
+                if let Err(e) = std::env::set_current_dir(&cwd) {
+                    tracing::warn!(cwd = %cwd.display(), "cannot restore the working directory after a stuck import: {e}");
+                }
+            }
+            runtime.forget_under(&request.plugin_dir);
+            None
+        }
         // The thread ended without answering: the runtime panicked. Hand the panic on,
         // as an unbounded load would have.
         Err(mpsc::RecvTimeoutError::Disconnected) => match thread.join() {
             Err(panic) => std::panic::resume_unwind(panic),
+            // Cannot happen: the thread sends before it ends without a panic.
             Ok(()) => None,
         },
     }

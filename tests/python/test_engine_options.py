@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import http.server
+import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -26,8 +28,12 @@ def test_load_timeout_fails_a_stuck_import_and_loads_the_others(plugins_dir: Pat
             pass
     """)
     write_plugin_zip(plugins_dir, "fine", "1.0.0", "class Plugin:\n    def who(self):\n        return 'fine'\n")
+    cwd = os.getcwd()
     try:
         engine = PluginEngine(plugins_dir, watch_interval=None, load_timeout=2.5)
+        # The stuck import made its folder the working directory; the engine put it back.
+        assert os.getcwd() == cwd
+        assert not any("stuck-1.0.0" in p for p in sys.path)
         rows = {row["name"]: row for row in engine.plugins_status()}
         assert rows["fine"]["status"] == "loaded"
         stuck = rows["stuck"]
