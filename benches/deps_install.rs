@@ -11,7 +11,7 @@
 //! installer; without `--bench` (e.g. `cargo test --all-targets`) one of each, as a
 //! smoke test. uv is measured when it is on PATH.
 
-#[path = "../tests/common/wheels.rs"]
+#[path = "../tests/it/common/wheels.rs"]
 mod wheels;
 
 use std::fs;

@@ -1,12 +1,10 @@
 //! Sharing one engine across threads, and reloading under load.
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use racetrack_plugins::{HookArgs, PluginEngine};
 
 fn assert_send_sync<T: Send + Sync>() {}

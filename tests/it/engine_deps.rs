@@ -1,5 +1,5 @@
 //! Plugin requirements through the engine and the CLI: one venv per plugin, built
-//! offline from wheels made on the spot (`tests/common/wheels.rs`).
+//! offline from wheels made on the spot (`tests/it/common/wheels.rs`).
 //!
 //! Needs a `python3` on PATH with pip; the uv variants print "SKIP: uv not on PATH"
 //! and pass when `uv` is missing. Every package name starts with `rted` and is unique
@@ -11,15 +11,13 @@
 //! for reading. Keep venv-building engine tests in this file only, or that count can
 //! be disturbed.
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use common::wheels::{write_wheelhouse, Wheel};
-use common::*;
+use crate::common::wheels::{write_wheelhouse, Wheel};
+use crate::common::*;
 use racetrack_plugins::deps::{self, Installer, READY_MARKER};
 use racetrack_plugins::{HookArgs, PluginEngine, PluginInfo, PluginStatus};
 use serde_json::Value;
@@ -35,20 +33,6 @@ fn shared() -> RwLockReadGuard<'static, ()> {
 
 fn exclusive() -> RwLockWriteGuard<'static, ()> {
     COUNTING.write().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Whether `uv` is on PATH; says SKIP when it is not, and fails under CI (`CI` set),
-/// where a missing uv means the uv half of these tests silently stopped running.
-fn uv_available(test: &str) -> bool {
-    if which::which("uv").is_ok() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{test}: uv is not on PATH, and CI is set (scripts/test.sh puts .venv/bin on PATH)"
-    );
-    eprintln!("SKIP: uv not on PATH ({test})");
-    false
 }
 
 /// A temp folder with `plugins/` (the engine's directory) and `wheels/` (the

@@ -1,11 +1,9 @@
 //! The `racetrack-plugin` binary: commands, JSON output, exit codes.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::*;
+use crate::common::*;
 
 fn cli(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_racetrack-plugin"))

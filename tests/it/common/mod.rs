@@ -132,3 +132,17 @@ pub fn call_json(
         .map(|o| (o.plugin.name.clone(), o.value.to_json().expect("json")))
         .collect()
 }
+
+/// Whether `uv` is on PATH; says SKIP when it is not, and fails under CI (`CI` set),
+/// where a missing uv means the uv half of these tests silently stopped running.
+pub fn uv_available(test: &str) -> bool {
+    if which::which("uv").is_ok() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test}: uv is not on PATH, and CI is set (scripts/test.sh puts .venv/bin on PATH)"
+    );
+    eprintln!("SKIP: uv not on PATH ({test})");
+    false
+}

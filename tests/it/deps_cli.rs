@@ -7,8 +7,6 @@
 //! Every test runs the CLI as child processes, so nothing here shares an interpreter.
 //! Needs `python3` with pip; the uv variants print SKIP when `uv` is not on PATH.
 
-mod common;
-
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -18,8 +16,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::wheels::Wheel;
-use common::PluginSrc;
+use crate::common::wheels::Wheel;
+use crate::common::PluginSrc;
 use serde_json::Value;
 use tempfile::TempDir;
 

@@ -1,13 +1,11 @@
 //! One plugins directory shared by several processes at once: real `racetrack-plugin`
 //! processes started together on one directory, in bounded rounds.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 fn spawn(dir: &Path, args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_racetrack-plugin"))

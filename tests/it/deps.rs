@@ -51,16 +51,7 @@ fn running_python() -> RunningPython {
     }
 }
 
-fn uv_available(test: &str) -> bool {
-    if which::which("uv").is_ok() {
-        return true;
-    }
-    eprintln!("SKIP {test}: `uv` is not on PATH (pip install uv)");
-    false
-}
-
-#[path = "common/wheels.rs"]
-mod wheels;
+use crate::common::{uv_available, wheels};
 
 /// Writes `<name>-<version>-py3-none-any.whl` into `dir`: a package `name` whose
 /// `VERSION` is `version`.

@@ -1,8 +1,6 @@
 //! Call order: priority, then install order (persisted), then name.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use racetrack_plugins::HookArgs;
 
 fn who(name: &str) -> String {

@@ -1,10 +1,8 @@
 //! Calling hooks: results with origin, argument pruning, errors, typed seed hooks.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::*;
+use crate::common::*;
 use racetrack_plugins::{FatmanDto, GitDefinition, HookArgs, HookError, Manifest};
 
 #[test]

@@ -1,10 +1,8 @@
 //! Installing and deleting through the engine.
 
-mod common;
-
 use std::fs;
 
-use common::*;
+use crate::common::*;
 use racetrack_plugins::{EngineError, HookArgs, PluginStatus};
 
 fn versioned(version: &str) -> PluginSrc {

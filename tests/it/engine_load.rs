@@ -1,10 +1,8 @@
 //! Loading: directory layout, manifest validation, extraction, import, failure isolation.
 
-mod common;
-
 use std::fs;
 
-use common::*;
+use crate::common::*;
 use racetrack_plugins::archive::ExtractLimits;
 use racetrack_plugins::{HookArgs, LoadError, LoadErrorKind, PluginEngine, PluginStatus};
 

@@ -2,12 +2,10 @@
 //! under the prefix, and the pages' links and cookies follow it.
 #![cfg(feature = "admin")]
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
-use common::PluginSrc;
+use crate::common::PluginSrc;
 use racetrack_plugins::admin::{router, users, AdminConfig};
 use racetrack_plugins::PluginEngine;
 
