@@ -54,6 +54,10 @@ pub enum EngineError {
         #[source]
         source: Box<StoreError>,
     },
+    /// The upload is installed (its code is what loads from now on), but something
+    /// after its commit point failed; see `problem`.
+    #[error("{filename}: installed, but {problem}")]
+    InstalledBut { filename: String, problem: String },
     /// A name or version that cannot be a plugin's, or the directory lock not had.
     #[error(transparent)]
     Store(Box<StoreError>),
@@ -135,6 +139,22 @@ pub enum LoadError {
         #[source]
         failure: Box<PyFailure>,
     },
+    /// Importing `plugin.py` or creating `Plugin()` went on longer than the load
+    /// timeout: the engine stopped waiting, the import's thread keeps running.
+    #[error("{}: import did not finish in {} s; the engine stopped waiting for it (it keeps running in this process)", plugin_py.display(), seconds_text(*timeout))]
+    ImportTimedOut {
+        plugin_py: PathBuf,
+        timeout: std::time::Duration,
+    },
+}
+
+/// Whole seconds without decimals (`3`), others with what they need (`0.5`).
+fn seconds_text(d: std::time::Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        d.as_secs().to_string()
+    } else {
+        format!("{}", d.as_secs_f64())
+    }
 }
 
 /// What kind of [`LoadError`], as `list --json` and `plugins_status()` name it.
@@ -175,7 +195,7 @@ impl LoadError {
             LoadError::Duplicate { .. } | LoadError::IdClash { .. } => LoadErrorKind::Duplicate,
             LoadError::Archive(_) => LoadErrorKind::Archive,
             LoadError::Deps(_) => LoadErrorKind::Deps,
-            LoadError::Timeout(_) => LoadErrorKind::Timeout,
+            LoadError::Timeout(_) | LoadError::ImportTimedOut { .. } => LoadErrorKind::Timeout,
             LoadError::Config { .. } => LoadErrorKind::Config,
             LoadError::Import { .. } => LoadErrorKind::Import,
         }

@@ -79,6 +79,8 @@ class NativeEngine:
         installer: str = "auto",
         wheelhouse: Optional[_StrPath] = None,
         watch_interval: Optional[float] = 1.0,
+        load_timeout: Optional[float] = None,
+        allow_requirement_options: bool = False,
     ) -> "NativeEngine": ...
     @property
     def plugins_dir(self) -> Path: ...

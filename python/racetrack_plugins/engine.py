@@ -113,6 +113,8 @@ class PluginEngine(NativeEngine):
         installer: str = "auto",
         wheelhouse: Optional[_StrPath] = None,
         watch_interval: Optional[float] = 1.0,
+        load_timeout: Optional[float] = None,
+        allow_requirement_options: bool = False,
     ) -> "PluginEngine":
         return super().__new__(  # type: ignore[return-value]
             cls,
@@ -121,6 +123,8 @@ class PluginEngine(NativeEngine):
             installer=installer,
             wheelhouse=wheelhouse,
             watch_interval=watch_interval,
+            load_timeout=load_timeout,
+            allow_requirement_options=allow_requirement_options,
         )
 
     def __init__(
@@ -132,6 +136,8 @@ class PluginEngine(NativeEngine):
         installer: str = "auto",
         wheelhouse: Optional[_StrPath] = None,
         watch_interval: Optional[float] = 1.0,
+        load_timeout: Optional[float] = None,
+        allow_requirement_options: bool = False,
     ) -> None:
         self.on_reload = on_reload
         self._reload_lock = threading.Lock()

@@ -113,6 +113,7 @@ pub(crate) fn engine_builder(cli: &Cli, dir: &Path) -> EngineBuilder {
     let mut builder = PluginEngine::builder(dir)
         .deps_options(deps)
         .watch_interval(None)
+        .load_timeout(cli.load_timeout)
         .python_path(cli.python_path.iter().cloned());
     if let Some(component) = &cli.component {
         builder = builder.component(component.clone());
@@ -121,9 +122,15 @@ pub(crate) fn engine_builder(cli: &Cli, dir: &Path) -> EngineBuilder {
 }
 
 fn open_engine(cli: &Cli, dir: &Path) -> Result<PluginEngine, u8> {
-    engine_builder(cli, dir)
-        .build()
-        .map_err(|e| fail(e.report()))
+    let builder = engine_builder(cli, dir);
+    // Deleting and installing work on the directory: they run no installed plugin's
+    // code (an install imports just the upload), so a plugin whose import hangs or
+    // crashes the process cannot stop an operator from removing it or adding others.
+    let opened = match cli.command {
+        Command::Install { .. } | Command::Delete { .. } => builder.build_unloaded(),
+        _ => builder.build(),
+    };
+    opened.map_err(|e| fail(e.report()))
 }
 
 pub fn run(cli: Cli) -> u8 {

@@ -41,6 +41,10 @@ pub struct Cli {
     /// Time limit for installing one plugin's requirements, in seconds.
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = crate::deps::DEFAULT_DEPS_TIMEOUT.as_secs())]
     pub deps_timeout: u64,
+    /// Time limit for importing one plugin, in seconds (fractions allowed): a plugin
+    /// whose import takes longer is `failed` and the others load. No limit by default.
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub load_timeout: Option<std::time::Duration>,
     /// Let plugins' requirements.txt choose indexes and find-links (never offline).
     #[arg(long, global = true)]
     pub allow_requirement_options: bool,
@@ -112,4 +116,16 @@ pub enum Command {
     /// Manage the users of `serve` (tokens, staff flag).
     #[cfg(feature = "admin")]
     Users(crate::admin::serve::UsersArgs),
+}
+
+/// A positive number of seconds, refused (not a panic) when it cannot be a `Duration`.
+fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if seconds <= 0.0 {
+        return Err(format!("{text} is not a positive number of seconds"));
+    }
+    std::time::Duration::try_from_secs_f64(seconds)
+        .map_err(|_| format!("{text} seconds is not a usable duration"))
 }

@@ -47,6 +47,8 @@ pub use metadata::{
 pub use options::{DepsOptions, Installer, ParseInstallerError, DEFAULT_DEPS_TIMEOUT};
 pub use requirements::{check_requirements, PolicyViolation, Reason, RequirementsPolicy};
 pub use venv::{venv_dir, READY_MARKER};
+// The engine moves and removes whole venvs (installs, rebuilds) under the builders' lock.
+pub(crate) use lock::{lock_venv, VenvLock};
 
 use build::Build;
 use error::io_error;

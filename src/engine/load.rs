@@ -5,17 +5,18 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
 use super::plugin::{LoadedPlugin, PluginInfo, PluginRef, PluginStatus};
-use super::runtime::{LoadRequest, Runtime};
+use super::runtime::{LoadRequest, LoadedCode, Runtime};
 use super::set::PluginSet;
 use super::EngineOptions;
 use crate::archive;
 use crate::deps::{self, Distribution, RunningPython};
 use crate::error::LoadError;
 use crate::manifest::{plugin_id, PluginManifest};
+use crate::python::PyFailure;
 use crate::store::PluginsDir;
 
 static LOAD_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -28,7 +29,11 @@ struct Candidate {
 
 /// Loads every plugin of the directory. Never fails as a whole: per-plugin problems
 /// become `failed` entries.
-pub(crate) fn load_set(dir: &PluginsDir, opts: &EngineOptions, runtime: &dyn Runtime) -> PluginSet {
+pub(crate) fn load_set(
+    dir: &PluginsDir,
+    opts: &EngineOptions,
+    runtime: &Arc<dyn Runtime>,
+) -> PluginSet {
     let change_marker = dir.change_marker();
     let candidates = read_candidates(dir);
     let ordered = order_candidates(dir, candidates);
@@ -51,7 +56,7 @@ pub(crate) fn load_set(dir: &PluginsDir, opts: &EngineOptions, runtime: &dyn Run
         infos.push(info);
     }
     report_conflicts(&mut infos, &venv_dists);
-    PluginSet::new(runtime, infos, loaded, change_marker)
+    PluginSet::new(&**runtime, infos, loaded, change_marker)
 }
 
 fn read_candidates(dir: &PluginsDir) -> Vec<Candidate> {
@@ -212,7 +217,7 @@ type LoadOutcome = (
 fn load_one(
     dir: &PluginsDir,
     opts: &EngineOptions,
-    runtime: &dyn Runtime,
+    runtime: &Arc<dyn Runtime>,
     candidate: Candidate,
 ) -> LoadOutcome {
     let manifest = match candidate.manifest {
@@ -281,7 +286,7 @@ pub(crate) struct StagedPlugin {
 fn prepare_and_import(
     dir: &PluginsDir,
     opts: &EngineOptions,
-    runtime: &dyn Runtime,
+    runtime: &Arc<dyn Runtime>,
     manifest: &PluginManifest,
     zip_path: &Path,
     staged: &StagedPlugin,
@@ -307,7 +312,7 @@ pub(crate) type Imported = (LoadedPlugin, Option<deps::Venv>, Vec<String>);
 /// Installs requirements (if any) and imports the plugin from `staged.plugin_dir`.
 pub(crate) fn import_staged(
     opts: &EngineOptions,
-    runtime: &dyn Runtime,
+    runtime: &Arc<dyn Runtime>,
     manifest: &PluginManifest,
     zip_path: &Path,
     staged: &StagedPlugin,
@@ -339,12 +344,22 @@ pub(crate) fn import_staged(
             .map(|v| v.site_packages.clone())
             .unwrap_or_default(),
     };
-    let code = runtime
-        .load(&request)
-        .map_err(|failure| LoadError::Import {
-            plugin_py: staged.shown_as.join("plugin.py"),
-            failure: Box::new(failure),
-        })?;
+    let plugin_py = staged.shown_as.join("plugin.py");
+    let code = match load_bounded(runtime, &request, zip_path, opts.load_timeout) {
+        Some(Ok(code)) => code,
+        Some(Err(failure)) => {
+            return Err(LoadError::Import {
+                plugin_py,
+                failure: Box::new(failure),
+            })
+        }
+        None => {
+            return Err(LoadError::ImportTimedOut {
+                plugin_py,
+                timeout: opts.load_timeout.unwrap_or_default(),
+            })
+        }
+    };
     let warnings = code.warnings;
     for warning in &warnings {
         tracing::warn!(plugin = %manifest.name, version = %manifest.version, "{warning}");
@@ -365,6 +380,88 @@ pub(crate) fn import_staged(
         venv,
         warnings,
     ))
+}
+
+/// Runs the runtime's load, waiting at most `timeout` for it; `None` when it did not
+/// finish in time. Python cannot stop a thread, so a stuck import is left running on
+/// its own thread: the engine only stops waiting. Should it finish later, its plugin
+/// is unloaded at once (it is in no set, so nothing calls it).
+fn load_bounded(
+    runtime: &Arc<dyn Runtime>,
+    request: &LoadRequest,
+    zip_path: &Path,
+    timeout: Option<Duration>,
+) -> Option<Result<LoadedCode, PyFailure>> {
+    let Some(timeout) = timeout else {
+        return Some(runtime.load(request));
+    };
+    let (sender, receiver) = mpsc::sync_channel(1);
+    let job = {
+        let runtime = runtime.clone();
+        let request = request.clone();
+        let zip_path = zip_path.to_path_buf();
+        let span = tracing::Span::current();
+        move || {
+            let _entered = span.enter();
+            // The plugin's `__init__` runs here, on behalf of the thread holding the
+            // load lock: calling back into an engine must be refused, as on that thread.
+            super::mark_loading_thread();
+            let result = runtime.load(&request);
+            if let Err(mpsc::SendError(Ok(code))) = sender.send(result) {
+                tracing::warn!(
+                    "the import finished after the engine stopped waiting for it; unloading it"
+                );
+                let late = LoadedPlugin {
+                    origin: Arc::new(PluginRef {
+                        name: request.manifest.name.clone(),
+                        version: request.manifest.version.clone(),
+                    }),
+                    manifest: request.manifest,
+                    plugin_dir: request.plugin_dir,
+                    config_path: request.config_path,
+                    zip_path,
+                    module_name: request.module_name,
+                    instance: code.instance,
+                };
+                runtime.unload(&[Arc::new(late)]);
+            }
+        }
+    };
+    let thread = std::thread::Builder::new()
+        .name(format!("load {}", request.manifest.name))
+        .spawn(job);
+    let thread = match thread {
+        Ok(thread) => thread,
+        Err(e) => {
+            tracing::warn!(
+                "cannot start a thread to bound the import ({e}); importing without a time limit"
+            );
+            return Some(runtime.load(request));
+        }
+    };
+    // The loader makes the plugin's folder the working directory and puts it first on
+    // `sys.path` while it imports; a stuck import would leave both so for every later
+    // load and for the host.
+    let cwd = std::env::current_dir();
+    match receiver.recv_timeout(timeout) {
+        Ok(result) => Some(result),
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            if let Ok(cwd) = cwd {
+                if let Err(e) = std::env::set_current_dir(&cwd) {
+                    tracing::warn!(cwd = %cwd.display(), "cannot restore the working directory after a stuck import: {e}");
+                }
+            }
+            runtime.forget_under(&request.plugin_dir);
+            None
+        }
+        // The thread ended without answering: the runtime panicked. Hand the panic on,
+        // as an unbounded load would have.
+        Err(mpsc::RecvTimeoutError::Disconnected) => match thread.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            // Cannot happen: the thread sends before it ends without a panic.
+            Ok(()) => None,
+        },
+    }
 }
 
 fn unique_module_name(manifest: &PluginManifest) -> String {

@@ -6,7 +6,8 @@
 //! behind an `RwLock<Arc<_>>`: a call clones the `Arc` and runs on that set, a reload
 //! builds a whole new set and swaps it in, so running calls finish on the old set and
 //! no call sees a half-loaded one. Loads are serialised by one mutex: importing mutates
-//! process-wide interpreter state (`sys.path`, `sys.modules`).
+//! process-wide interpreter state (`sys.path`, `sys.modules`). Changes made by other
+//! processes are reloaded on a background thread, so calls never wait for that work.
 
 mod hooks;
 mod install;
@@ -55,6 +56,10 @@ pub struct EngineOptions {
     /// Folders of host-provided packages every plugin may import, added to `sys.path`
     /// (with their `.pth` files) when the engine starts.
     pub python_path: Vec<PathBuf>,
+    /// How long one plugin's import (`plugin.py` and `Plugin()`) may take before the
+    /// plugin is `failed` and the others load; `None` waits for ever. A stuck import
+    /// keeps running on its own thread: Python cannot stop it, the engine stops waiting.
+    pub load_timeout: Option<Duration>,
 }
 
 impl Default for EngineOptions {
@@ -65,6 +70,7 @@ impl Default for EngineOptions {
             limits: ExtractLimits::default(),
             watch_interval: Some(DEFAULT_WATCH_INTERVAL),
             python_path: Vec::new(),
+            load_timeout: None,
         }
     }
 }
@@ -143,6 +149,17 @@ impl EngineBuilder {
         self
     }
 
+    /// Time limit for one plugin's import; see [`EngineOptions::load_timeout`].
+    pub fn load_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.options.load_timeout = timeout;
+        self
+    }
+
+    /// The options as configured so far.
+    pub fn current_options(&self) -> &EngineOptions {
+        &self.options
+    }
+
     pub fn options(mut self, options: EngineOptions) -> Self {
         self.options = options;
         self
@@ -150,6 +167,20 @@ impl EngineBuilder {
 
     /// Opens the directory and loads every plugin in it.
     pub fn build(self) -> Result<PluginEngine, EngineError> {
+        let engine = self.open(true)?;
+        engine.reload();
+        Ok(engine)
+    }
+
+    /// Opens the directory without running any plugin code: for work on the directory
+    /// itself (delete, install, listing what is installed), which a plugin whose import
+    /// hangs or crashes the process must not block. Its plugin set stays empty; an
+    /// install imports only the uploaded plugin; nothing reloads after a change.
+    pub fn build_unloaded(self) -> Result<PluginEngine, EngineError> {
+        self.open(false)
+    }
+
+    fn open(self, loads: bool) -> Result<PluginEngine, EngineError> {
         let dir =
             PluginsDir::open(&self.plugins_dir).map_err(EngineError::io(&self.plugins_dir))?;
         if let Err(e) = dir.clean_up() {
@@ -176,9 +207,10 @@ impl EngineBuilder {
                 runtime,
                 last_check: Mutex::new(Instant::now()),
                 generation: AtomicU64::new(0),
+                loads,
+                reloading: std::sync::atomic::AtomicBool::new(false),
             }),
         };
-        engine.reload();
         Ok(engine)
     }
 }
@@ -216,6 +248,13 @@ pub(crate) fn lock_loads() -> Option<LoadGuard> {
     Some(LoadGuard { _guard: guard })
 }
 
+/// Marks this thread as loading for good: it runs an import on behalf of the thread
+/// holding [`LOAD_LOCK`] (a bounded load), so a plugin calling back into an engine from
+/// it gets an error instead of waiting for a lock that its own loader holds.
+pub(crate) fn mark_loading_thread() {
+    LOADING.with(|loading| loading.set(true));
+}
+
 struct Inner {
     dir: PluginsDir,
     options: EngineOptions,
@@ -224,6 +263,10 @@ struct Inner {
     last_check: Mutex<Instant>,
     /// Bumped after every swap of `current`; see [`PluginEngine::generation`].
     generation: AtomicU64,
+    /// Whether this engine runs plugin code (`false`: [`EngineBuilder::build_unloaded`]).
+    loads: bool,
+    /// Whether a background reload is running (at most one at a time).
+    reloading: std::sync::atomic::AtomicBool,
 }
 
 /// Racetrack's plugin engine. See the module docs for its concurrency model.
@@ -273,26 +316,18 @@ impl PluginEngine {
     }
 
     fn reload_locked(&self) {
+        if !self.inner.loads {
+            return;
+        }
         let span = tracing::info_span!("reload", dir = %self.inner.dir.root().display());
         let _entered = span.enter();
         let started = Instant::now();
         let set = Arc::new(load::load_set(
             &self.inner.dir,
             &self.inner.options,
-            &*self.inner.runtime,
+            &self.inner.runtime,
         ));
-        let old = {
-            let mut current = self
-                .inner
-                .current
-                .write()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            std::mem::replace(&mut *current, set.clone())
-        };
-        self.inner.generation.fetch_add(1, Ordering::Release);
-        // The old plugins stay alive as long as calls still run on the old set; the
-        // runtime only forgets them, so the next load does not find them.
-        self.inner.runtime.unload(old.loaded());
+        self.swap_in(set.clone());
         tracing::info!(
             loaded = set.loaded().len(),
             total = set.infos().len(),
@@ -301,9 +336,28 @@ impl PluginEngine {
         );
     }
 
+    /// Makes `set` the active one; calls still running on the old set finish there.
+    fn swap_in(&self, set: Arc<PluginSet>) {
+        let old = {
+            let mut current = self
+                .inner
+                .current
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            std::mem::replace(&mut *current, set)
+        };
+        self.inner.generation.fetch_add(1, Ordering::Release);
+        // The old plugins stay alive as long as calls still run on the old set; the
+        // runtime only forgets them, so the next load does not find them.
+        self.inner.runtime.unload(old.loaded());
+    }
+
     /// Reloads when another process changed `last-change.txt` since the current set
     /// was loaded. Returns whether it reloaded.
     pub fn reload_if_changed(&self) -> bool {
+        if !self.inner.loads {
+            return false;
+        }
         let marker = self.inner.dir.change_marker();
         if marker == self.snapshot().change_marker {
             return false;
@@ -325,23 +379,61 @@ impl PluginEngine {
         self.snapshot()
     }
 
-    /// Reloads when another process changed the plugins directory, looking at most
-    /// once per `watch_interval`. Every call does this itself, except
-    /// [`invoke_each`](Self::invoke_each), whose caller may hold the interpreter (a
-    /// reload waiting for it would deadlock) and so calls this beforehand.
+    /// Looks for changes made by other processes, at most once per `watch_interval`,
+    /// and reloads in the background when there are some: the caller goes on with the
+    /// current set at once, and calls switch to the new set when it is complete (a
+    /// reload may wait for another process's install, a venv build, slow imports).
+    /// Every call does this itself, except [`invoke_each`](Self::invoke_each), whose
+    /// caller calls this beforehand.
     pub fn poll_changes(&self) {
-        if let Some(interval) = self.inner.options.watch_interval {
-            let due = match self.inner.last_check.try_lock() {
-                Ok(mut last) if last.elapsed() >= interval => {
-                    *last = Instant::now();
-                    true
-                }
-                _ => false,
-            };
-            if due {
-                self.reload_if_changed();
+        let Some(interval) = self.inner.options.watch_interval else {
+            return;
+        };
+        let due = match self.inner.last_check.try_lock() {
+            Ok(mut last) if last.elapsed() >= interval => {
+                *last = Instant::now();
+                true
+            }
+            _ => false,
+        };
+        if due
+            && self.inner.loads
+            && self.inner.dir.change_marker() != self.snapshot().change_marker
+        {
+            self.reload_in_background();
+        }
+    }
+
+    /// Starts a reload thread unless one runs already (it looks at the marker again
+    /// once it has the load lock, so a change made meanwhile is not missed by it, and
+    /// one made after it read the directory is found by the next poll).
+    fn reload_in_background(&self) {
+        if self.inner.reloading.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        /// Clears the flag however the reload ends.
+        struct Done(PluginEngine);
+        impl Drop for Done {
+            fn drop(&mut self) {
+                self.0.inner.reloading.store(false, Ordering::Release);
             }
         }
+        let done = Done(self.clone());
+        let spawned = std::thread::Builder::new()
+            .name("plugins reload".into())
+            .spawn(move || {
+                done.0.reload_if_changed();
+            });
+        if let Err(e) = spawned {
+            // `done` was dropped with the closure, clearing the flag: the next poll
+            // tries again.
+            tracing::error!("cannot start the reload thread: {e}");
+        }
+    }
+
+    /// Whether a reload started by [`poll_changes`](Self::poll_changes) is running.
+    pub fn reloading(&self) -> bool {
+        self.inner.reloading.load(Ordering::Acquire)
     }
 
     /// Whether [`poll_changes`](Self::poll_changes) would look at the directory now.

@@ -48,6 +48,17 @@ fn hook_name(hook: &Bound<'_, PyAny>) -> PyResult<String> {
     }
 }
 
+fn load_timeout(seconds: Option<f64>) -> PyResult<Option<Duration>> {
+    seconds
+        .map(|s| match Duration::try_from_secs_f64(s) {
+            Ok(d) if !d.is_zero() => Ok(d),
+            _ => Err(PyValueError::new_err(format!(
+                "load_timeout must be a positive number of seconds or None, not {s}"
+            ))),
+        })
+        .transpose()
+}
+
 fn watch_interval(seconds: Option<f64>) -> PyResult<Option<Duration>> {
     seconds
         .map(|s| {
@@ -136,7 +147,8 @@ impl PyPluginEngine {
     /// Opens `plugins_dir` (default `$RACETRACK_PLUGINS_DIR`, else `./plugins`) and
     /// loads every plugin in it.
     #[new]
-    #[pyo3(signature = (plugins_dir=None, *, component=None, installer="auto", wheelhouse=None, watch_interval=DEFAULT_WATCH_INTERVAL.as_secs_f64()))]
+    #[pyo3(signature = (plugins_dir=None, *, component=None, installer="auto", wheelhouse=None, watch_interval=DEFAULT_WATCH_INTERVAL.as_secs_f64(), load_timeout=None, allow_requirement_options=false))]
+    #[allow(clippy::too_many_arguments)] // Python keywords, one per option
     fn new(
         py: Python<'_>,
         plugins_dir: Option<PathBuf>,
@@ -144,6 +156,8 @@ impl PyPluginEngine {
         installer: &str,
         wheelhouse: Option<PathBuf>,
         watch_interval: Option<f64>,
+        load_timeout: Option<f64>,
+        allow_requirement_options: bool,
     ) -> PyResult<Self> {
         let plugins_dir = plugins_dir
             .or_else(|| std::env::var_os(PLUGINS_DIR_ENV).map(PathBuf::from))
@@ -152,12 +166,18 @@ impl PyPluginEngine {
             Installer::from_str(installer).map_err(|e| PyValueError::new_err(e.to_string()))?;
         let mut builder = PluginEngine::builder(plugins_dir)
             .installer(installer)
-            .watch_interval(self::watch_interval(watch_interval)?);
+            .watch_interval(self::watch_interval(watch_interval)?)
+            .load_timeout(self::load_timeout(load_timeout)?);
         if let Some(component) = component {
             builder = builder.component(component);
         }
         if let Some(wheelhouse) = wheelhouse {
             builder = builder.offline_wheelhouse(wheelhouse);
+        }
+        if allow_requirement_options {
+            let mut deps = builder.current_options().deps.clone();
+            deps.allow_requirement_options = true;
+            builder = builder.deps_options(deps);
         }
         let engine = with_python_logging(py, || py.detach(|| builder.build()))
             .map_err(|e| engine_error(py, Kind::Plugin, e))?;

@@ -100,9 +100,10 @@ pub(crate) fn engine_error(py: Python<'_>, kind: Kind, err: EngineError) -> PyEr
             error.set_cause(py, Some(PyErr::from(source)));
             error
         }
-        EngineError::Interpreter(_) | EngineError::Reentrant | EngineError::Store(_) => {
-            new_error(py, kind, message)
-        }
+        EngineError::Interpreter(_)
+        | EngineError::Reentrant
+        | EngineError::Store(_)
+        | EngineError::InstalledBut { .. } => new_error(py, kind, message),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::common::*;
 use racetrack_plugins::{HookArgs, PluginEngine};
@@ -94,7 +94,16 @@ fn another_process_change_is_picked_up_through_the_marker() {
         .upload_plugin(&src.file_name(), &src.zip_bytes(), false)
         .unwrap();
 
-    let results = call_json(&watcher, "who", &HookArgs::new());
+    // Calls notice the change and reload in the background, serving the current set
+    // meanwhile: the new plugin shows up within a few calls.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let results = loop {
+        let results = call_json(&watcher, "who", &HookArgs::new());
+        if results.len() == 2 || Instant::now() >= deadline {
+            break results;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
     assert_eq!(
         results.len(),
         2,

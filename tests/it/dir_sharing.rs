@@ -117,15 +117,26 @@ fn workers_installing_and_deleting_their_own_plugins_lose_nothing() {
                 .collect()
         })
         .collect();
+    let started = Instant::now();
     for round in 0..3 {
-        // Each worker: install its two plugins, list, delete the first one.
-        let installs: Vec<Child> = zips
+        // Each worker: install its two plugins (while others call hooks), list,
+        // call, delete the first one.
+        let mut installs: Vec<(String, Child)> = zips
             .iter()
             .flatten()
-            .map(|zip| spawn(&dir, &["install", zip.to_str().unwrap()]))
+            .map(|zip| {
+                (
+                    "install".to_string(),
+                    spawn(&dir, &["install", zip.to_str().unwrap()]),
+                )
+            })
             .collect();
-        for child in installs {
-            finish(child, &format!("round {round}: install"));
+        installs.push(("call".into(), spawn(&dir, &["call", "who", "--json"])));
+        for (what, child) in installs {
+            let out = finish(child, &format!("round {round}: {what}"));
+            if what == "call" {
+                assert_calls_answered(&out, round);
+            }
         }
         let mut mixed: Vec<(String, Child)> = Vec::new();
         for w in 0..3 {
@@ -134,6 +145,10 @@ fn workers_installing_and_deleting_their_own_plugins_lose_nothing() {
                 spawn(&dir, &["delete", &format!("w{w}p0")]),
             ));
             mixed.push((format!("list {w}"), spawn(&dir, &["list", "--json"])));
+            mixed.push((
+                format!("call {w}"),
+                spawn(&dir, &["--load-timeout", "60", "call", "who", "--json"]),
+            ));
         }
         for (what, child) in mixed {
             let out = finish(child, &format!("round {round}: {what}"));
@@ -141,6 +156,9 @@ fn workers_installing_and_deleting_their_own_plugins_lose_nothing() {
                 for (name, status) in loaded_names(&out) {
                     assert_eq!(status, "loaded", "round {round}: {name}");
                 }
+            }
+            if what.starts_with("call") {
+                assert_calls_answered(&out, round);
             }
         }
         let out = finish(spawn(&dir, &["list", "--json"]), "final list");
@@ -154,6 +172,24 @@ fn workers_installing_and_deleting_their_own_plugins_lose_nothing() {
             recorded,
             ["steady-1.0", "w0p1-1.0", "w1p1-1.0", "w2p1-1.0"],
             "round {round}: a deleted plugin came back, or one was lost"
+        );
+    }
+    assert!(started.elapsed() < Duration::from_secs(240));
+}
+
+/// A `call who --json` on the stress test's plugins: every plugin present answered
+/// (none failed), `steady` among them.
+fn assert_calls_answered(out: &Output, round: usize) {
+    let results: serde_json::Value = serde_json::from_slice(&out.stdout).expect("call --json");
+    let results = results.as_array().expect("array");
+    assert!(
+        results.iter().any(|r| r["result"] == "steady"),
+        "round {round}: {results:?}"
+    );
+    for r in results {
+        assert!(
+            r["error"].is_null(),
+            "round {round}: a hook failed during installs and deletes: {r}"
         );
     }
 }
@@ -182,4 +218,152 @@ fn two_processes_installing_the_same_zip_both_succeed() {
             .as_str()
             .is_some_and(|r| r.starts_with("twicexx")));
     }
+}
+
+/// Runs the CLI and waits at most `limit` for it: a command that waits on a stuck
+/// plugin fails the test instead of hanging it.
+fn run_bounded(dir: &Path, args: &[&str], limit: Duration) -> Output {
+    use wait_timeout::ChildExt;
+    let mut child = spawn(dir, args);
+    match child.wait_timeout(limit).expect("wait for the CLI") {
+        Some(_) => child.wait_with_output().expect("collect the output"),
+        None => {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("collect the output");
+            panic!(
+                "`{}` still ran after {limit:?} (waiting on a stuck plugin?)\nstderr: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+fn who(name: &str) -> PluginSrc {
+    simple_plugin(
+        name,
+        "1.0",
+        &format!("    def who(self):\n        return '{name}'\n"),
+    )
+}
+
+#[test]
+fn a_plugin_whose_import_hangs_locks_nobody_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("plugins");
+    PluginSrc::new("sleeper", "1.0")
+        .plugin_py("import time\ntime.sleep(3600)\n\nclass Plugin:\n    pass\n")
+        .write_into(&dir);
+    who("steady").write_into(&dir);
+
+    // With a load timeout the stuck import is given up on and the others load.
+    let out = run_bounded(&dir, &["--load-timeout", "5", "list", "--json"], LIMIT);
+    assert_eq!(out.status.code(), Some(1), "a failed plugin exits 1");
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("list --json");
+    let entry = |name: &str| {
+        list.as_array()
+            .and_then(|l| l.iter().find(|p| p["name"] == name))
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} not listed: {list}"))
+    };
+    assert_eq!(entry("steady")["status"], "loaded");
+    let sleeper = entry("sleeper");
+    assert_eq!(sleeper["status"], "failed");
+    assert_eq!(sleeper["error_kind"], "timeout", "{sleeper}");
+    let error = sleeper["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("sleeper-1.0/plugin.py: import did not finish in 5 s"),
+        "{error}"
+    );
+    let out = run_bounded(
+        &dir,
+        &["--load-timeout", "5", "call", "who", "--json"],
+        LIMIT,
+    );
+    let results: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(results[0]["result"], "steady", "{results}");
+
+    // Without any timeout, installing another plugin and deleting the stuck one do
+    // not import it.
+    let other = who("another");
+    let zip = tmp.path().join(other.file_name());
+    std::fs::write(&zip, other.zip_bytes()).unwrap();
+    let out = run_bounded(&dir, &["install", zip.to_str().unwrap()], LIMIT);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run_bounded(&dir, &["delete", "sleeper"], LIMIT);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Deleted plugin sleeper 1.0\n"
+    );
+
+    let out = finish(spawn(&dir, &["list", "--json"]), "list after the delete");
+    let mut listed = loaded_names(&out);
+    listed.sort();
+    assert_eq!(
+        listed,
+        [
+            ("another".to_string(), "loaded".to_string()),
+            ("steady".to_string(), "loaded".to_string())
+        ]
+    );
+}
+
+#[test]
+fn a_plugin_whose_import_crashes_the_process_can_still_be_deleted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("plugins");
+    PluginSrc::new("crasher", "1.0")
+        .plugin_py("import ctypes\nctypes.string_at(0)\n\nclass Plugin:\n    pass\n")
+        .write_into(&dir);
+    who("steady").write_into(&dir);
+
+    // Loading it takes the whole process down: nothing a timeout can help with.
+    let out = run_bounded(&dir, &["list"], LIMIT);
+    assert!(!out.status.success(), "the crash is visible");
+    assert_eq!(
+        out.status.code(),
+        None,
+        "killed by a signal: {:?}",
+        out.status
+    );
+
+    let other = who("another");
+    let zip = tmp.path().join(other.file_name());
+    std::fs::write(&zip, other.zip_bytes()).unwrap();
+    let out = run_bounded(&dir, &["install", zip.to_str().unwrap()], LIMIT);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run_bounded(&dir, &["delete", "crasher"], LIMIT);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!dir.join("crasher-1.0.zip").exists());
+    assert!(!dir.join("extracted/crasher-1.0").exists());
+
+    let out = finish(spawn(&dir, &["list", "--json"]), "list after the delete");
+    let mut listed = loaded_names(&out);
+    listed.sort();
+    assert_eq!(
+        listed,
+        [
+            ("another".to_string(), "loaded".to_string()),
+            ("steady".to_string(), "loaded".to_string())
+        ]
+    );
 }

@@ -822,3 +822,60 @@ fn upgraded_dependency_in_a_running_process_is_reported() {
     let results: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(results[0]["result"], "2.0");
 }
+
+// 8. Rebuilding a venv waits for whoever builds it (the builders' lock).
+
+#[test]
+fn rebuild_venv_does_not_remove_a_venv_being_built() {
+    let _g = shared();
+    let area = Area::new();
+    let (eager, lazy) = ("rted_lockwait_eager", "rted_lockwait_lazy");
+    importing_wheels(&area, eager, lazy);
+    importing_plugin("lockwait", "1.0.0", eager, lazy).write_into(&area.plugins());
+    loaded(&area.engine(Installer::Pip).plugins(), "lockwait");
+    // Warm now; this engine waits at most a second for a venv's builders.
+    let engine = PluginEngine::builder(area.plugins())
+        .installer(Installer::Pip)
+        .offline_wheelhouse(area.wheels())
+        .installer_timeout(std::time::Duration::from_secs(1))
+        .watch_interval(None)
+        .build()
+        .expect("engine opens");
+    loaded(&engine.plugins(), "lockwait");
+    let venv = area.venv("lockwait-1.0.0");
+
+    // Another process building this venv holds its builders' lock.
+    let lock_file = area.plugins().join("venvs/.lockwait-1.0.0.lock");
+    let held = fs::File::options()
+        .read(true)
+        .write(true)
+        .open(&lock_file)
+        .expect("the build left its lock file");
+    held.lock().expect("lock as another builder");
+    let error = engine
+        .rebuild_venv("lockwait", None)
+        .expect_err("the venv is being built elsewhere");
+    let report = error.report();
+    assert!(
+        report.contains("lockwait-1.0.0") && report.contains("1s"),
+        "{report}"
+    );
+    assert!(
+        venv.join(READY_MARKER).is_file(),
+        "the venv was removed under its builder"
+    );
+
+    held.unlock().expect("unlock");
+    let infos = area
+        .engine(Installer::Pip)
+        .rebuild_venv("lockwait", None)
+        .expect("rebuilt");
+    assert_eq!(infos.len(), 1);
+    assert_eq!(
+        infos[0].status,
+        PluginStatus::Loaded,
+        "{:?}",
+        infos[0].error
+    );
+    assert!(venv.join(READY_MARKER).is_file());
+}
