@@ -12,7 +12,8 @@ use crate::bundle::{self, BundleOptions};
 use crate::bundle_cli::{run_bundle, BundleArgs};
 use crate::deps::{DepsOptions, Installer};
 use crate::engine::{
-    EngineBuilder, PluginEngine, PluginInfo, PluginStatus, DEFAULT_PLUGINS_DIR, PLUGINS_DIR_ENV,
+    EngineBuilder, HookError, PluginEngine, PluginInfo, PluginStatus, DEFAULT_PLUGINS_DIR,
+    PLUGINS_DIR_ENV,
 };
 use crate::error::LoadError;
 use crate::python::HookArgs;
@@ -163,6 +164,10 @@ pub fn main_exit_code() -> ExitCode {
             eprintln!("warning: cannot handle Ctrl-C and SIGTERM: {e}");
         }
     }
+    #[cfg(unix)]
+    if !is_server(&argv) {
+        die_quietly_on_closed_stdout();
+    }
     let code = run_from_args(argv);
     match crate::deps::cancelled_by_signal() {
         Some(sig) => {
@@ -170,6 +175,19 @@ pub fn main_exit_code() -> ExitCode {
             ExitCode::from(u8::try_from(128 + sig).unwrap_or(EXIT_FAILED))
         }
         None => ExitCode::from(code),
+    }
+}
+
+/// `racetrack-plugin list | head -1`: once the reader is gone, the command ends as
+/// Unix tools do (by SIGPIPE, silently) instead of panicking in `println!` on EPIPE.
+/// Rust ignores SIGPIPE at start-up for the sake of servers, which is why `serve` keeps
+/// that; only the stand-alone binary does this, never a Python host's process.
+#[cfg(unix)]
+fn die_quietly_on_closed_stdout() {
+    // SAFETY: only sets SIGPIPE's disposition back to the default; no handler of ours
+    // is replaced (Rust's runtime merely ignored it).
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
@@ -406,12 +424,33 @@ fn call(
         match result {
             Ok(outputs) => {
                 for output in outputs {
-                    let value = output.value.to_json().map_err(fail)?;
-                    rows.push(json!({
-                        "plugin": output.plugin.name,
-                        "version": output.plugin.version,
-                        "result": value,
-                    }));
+                    match output.value.to_json() {
+                        Ok(value) => rows.push(json!({
+                            "plugin": output.plugin.name,
+                            "version": output.plugin.version,
+                            "result": value,
+                        })),
+                        // One plugin's unshowable result is its own error, in its place;
+                        // the others' results are still printed.
+                        Err(failure) => {
+                            failed = true;
+                            let e = HookError::BadResult {
+                                plugin: (*output.plugin).clone(),
+                                hook: hook.to_string(),
+                                problem: if failure.exception == "NotJsonable" {
+                                    failure.message
+                                } else {
+                                    failure.summary()
+                                },
+                            };
+                            eprintln!("error: {e}");
+                            rows.push(json!({
+                                "plugin": output.plugin.name,
+                                "version": output.plugin.version,
+                                "error": e.to_string(),
+                            }));
+                        }
+                    }
                 }
             }
             Err(e) => {

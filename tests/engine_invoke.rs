@@ -348,3 +348,50 @@ fn calling_a_failed_plugin_says_why() {
         "{text}"
     );
 }
+
+#[test]
+fn a_hook_raising_pyo3s_panic_exception_is_that_hooks_error() {
+    use pyo3::prelude::*;
+
+    let tmp = tempfile::tempdir().unwrap();
+    simple_plugin(
+        "panicky",
+        "1.0",
+        "    def boom(self):\n        import builtins\n        raise builtins.racetrack_test_panic_exception('from a plugin')",
+    )
+    .priority(1)
+    .write_into(tmp.path());
+    simple_plugin("calm", "1.0", "    def boom(self):\n        return 'fine'")
+        .priority(2)
+        .write_into(tmp.path());
+    let engine = engine(tmp.path());
+    // pyo3's own PanicException (a BaseException), as a pyo3-built library lets it
+    // escape; the plugin reaches the class through builtins.
+    Python::attach(|py| {
+        let class = py.get_type::<pyo3::panic::PanicException>();
+        py.import("builtins")
+            .and_then(|b| b.setattr("racetrack_test_panic_exception", class))
+            .unwrap();
+    });
+
+    let all = engine.invoke_collect("boom", &HookArgs::new());
+    assert_eq!(all.len(), 2);
+    match &all[0] {
+        Err(HookError::Raised {
+            plugin,
+            hook,
+            failure,
+        }) => {
+            assert_eq!((plugin.name.as_str(), hook.as_str()), ("panicky", "boom"));
+            assert_eq!(failure.exception, "PanicException");
+            assert_eq!(failure.message, "from a plugin");
+            assert!(
+                failure.traceback.contains("in boom"),
+                "{}",
+                failure.traceback
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(all[1].as_ref().unwrap().value.to_json().unwrap(), "fine");
+}
