@@ -224,9 +224,11 @@ def load_plugin(
     Returns ``(instance, warnings)``. Sibling modules are private to the plugin
     (see ``PrivateImporter``); ``plugin_dir`` is on ``sys.path`` only while it loads,
     for code importing dynamically, and what that imports is removed from
-    ``sys.modules`` afterwards. The venv's site dirs go first while the plugin loads
-    (unless already on ``sys.path``, e.g. on a reload) and stay appended afterwards,
-    so hooks can import lazily.
+    ``sys.modules`` afterwards. ``sys.path`` while it loads is the host's (standard
+    library, host packages), then the venv's site dirs (unless already there, e.g. on
+    a reload), then ``plugin_dir``; the site dirs stay appended afterwards, so hooks
+    can import lazily. Warnings name venv packages that lose to a module imported
+    earlier or to the standard library.
     """
     # Already absolute and resolved: the engine canonicalises the plugins directory.
     plugin_dir = os.fspath(plugin_dir)
@@ -239,7 +241,7 @@ def load_plugin(
     sys.path_importer_cache.pop(plugin_dir, None)
     saved_path = list(sys.path)
     site_list = [os.path.realpath(os.fspath(d)) for d in site_dirs]
-    stale = _already_imported_elsewhere(site_list)
+    stale = _already_imported_elsewhere(site_list) + _shadowing_stdlib(site_list)
     local_names = _local_top_names(plugin_dir)
     # Without sibling .py files or folders nothing local can be imported: no diff.
     before = set(sys.modules) if local_names else None
@@ -254,7 +256,11 @@ def load_plugin(
         for site_dir in site_list:
             site.addsitedir(site_dir)
         added = [p for p in sys.path if p not in saved_path]
-        sys.path[:] = [plugin_dir] + added + saved_path
+        # The standard library and the host's packages come first, the plugin's venv
+        # after them and its own folder last: a backport in the venv (`dataclasses`) or
+        # a sibling `json.py` must not replace a module for everyone, nor be bound into
+        # a library the plugin imports first (the library resolves its imports as usual).
+        sys.path[:] = saved_path + added + [plugin_dir]
 
         spec = importlib.util.spec_from_file_location(module_name, plugin_py)
         if spec is None or spec.loader is None:
@@ -350,6 +356,26 @@ def _already_imported_elsewhere(site_dirs: Sequence[str]) -> List[str]:
                     f"module {top} was already imported from {where}"
                     + (f" (version {loaded})" if loaded else "")
                     + "; restart the process to use this version"
+                )
+    return warnings
+
+
+def _shadowing_stdlib(site_dirs: Sequence[str]) -> List[str]:
+    """Warnings for packages of these venvs named like a standard-library module: the
+    standard library's comes first on ``sys.path``, so the venv's is never used."""
+    stdlib: FrozenSet[str] = getattr(sys, "stdlib_module_names", frozenset())
+    if not site_dirs or not stdlib:
+        return []
+    import importlib.metadata as metadata
+
+    warnings: List[str] = []
+    for site_dir in site_dirs:
+        for dist in metadata.distributions(path=[site_dir]):
+            for top in sorted(_top_level_names(dist) & stdlib):
+                warnings.append(
+                    f"package {dist.metadata['Name']} {dist.version} of this plugin's venv "
+                    f"provides module {top}, which the standard library already has; "
+                    "the standard library's is used"
                 )
     return warnings
 
