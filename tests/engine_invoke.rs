@@ -395,3 +395,64 @@ fn a_hook_raising_pyo3s_panic_exception_is_that_hooks_error() {
     }
     assert_eq!(all[1].as_ref().unwrap().value.to_json().unwrap(), "fine");
 }
+
+#[test]
+fn a_hook_over_its_time_limit_is_a_timeout_and_the_call_moves_on() {
+    use racetrack_plugins::{CallMode, CallOptions};
+    use std::time::{Duration, Instant};
+
+    let tmp = tempfile::tempdir().unwrap();
+    // A CPU-bound loop: interrupted between bytecodes; it records how far it got.
+    PluginSrc::new("spinner", "1.0")
+        .priority(1)
+        .plugin_py(
+            "import threading\nSTOPPED = threading.Event()\nclass Plugin:\n    def work(self):\n        try:\n            while True:\n                pass\n        finally:\n            STOPPED.set()\n    def stopped(self):\n        return STOPPED.wait(30)\n",
+        )
+        .write_into(tmp.path());
+    simple_plugin(
+        "quick",
+        "1.0",
+        "    def work(self, n=1):\n        return n * 2",
+    )
+    .priority(2)
+    .write_into(tmp.path());
+    let engine = engine(tmp.path());
+    let options = CallOptions::default()
+        .mode(CallMode::CollectAll)
+        .timeout(Duration::from_millis(300));
+
+    let started = Instant::now();
+    let outcomes = engine.invoke_with("work", &HookArgs::new().kwarg("n", 21), options);
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(outcomes.len(), 2);
+    match &outcomes[0] {
+        Err(
+            e @ HookError::Timeout {
+                plugin,
+                hook,
+                timeout,
+            },
+        ) => {
+            assert_eq!((plugin.name.as_str(), hook.as_str()), ("spinner", "work"));
+            assert_eq!(*timeout, Duration::from_millis(300));
+            assert_eq!(
+                e.to_string(),
+                "plugin spinner 1.0: hook work timed out after 0.3s"
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(outcomes[1].as_ref().unwrap().value.to_json().unwrap(), 42);
+    // The interrupted hook really stopped (its `finally` ran).
+    let stopped = engine
+        .invoke_one("spinner", "stopped", &HookArgs::new())
+        .unwrap()
+        .unwrap();
+    assert_eq!(stopped.value.to_json().unwrap(), true);
+    // Within the limit, a timed call is an ordinary one.
+    let one = engine
+        .invoke_one_with("quick", "work", &HookArgs::new(), options)
+        .unwrap()
+        .unwrap();
+    assert_eq!(one.value.to_json().unwrap(), 2);
+}

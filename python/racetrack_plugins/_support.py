@@ -397,6 +397,22 @@ def _top_level_names(dist: Any) -> Set[str]:
     return names
 
 
+#: The method a plugin instance may define to hear that the engine lets go of it.
+UNLOAD_METHOD = "on_unload"
+
+
+def unload_plugin(module_name: str, instance: object) -> None:
+    """Tells the instance it is being let go (``on_unload()``, when it has one), then
+    forgets its module. The module is forgotten even when ``on_unload`` raises; the
+    exception goes to the caller, which logs it."""
+    try:
+        notify = getattr(instance, UNLOAD_METHOD, None)
+        if callable(notify):
+            notify()
+    finally:
+        unload_module(module_name)
+
+
 def unload_module(module_name: str) -> None:
     sys.modules.pop(module_name, None)
     for site_dir, users in list(_SITE_DIR_USERS.items()):
@@ -619,3 +635,9 @@ def interpreter_info() -> Tuple[Tuple[int, int, int], str, str, str, str]:
         sys.base_prefix,
         sys.executable or "",
     )
+
+
+class HookTimeout(BaseException):
+    """Raised inside a hook that outlived its caller's time limit, to stop it.
+
+    A ``BaseException``, so a hook's ``except Exception`` does not swallow it."""

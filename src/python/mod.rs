@@ -5,6 +5,7 @@
 //! [`PyFailure`]). It may not decide which plugins load or in what order: that is the
 //! engine's.
 
+mod deadline;
 mod failure;
 mod hook;
 mod loader;

@@ -365,3 +365,53 @@ def test_status_rows_have_one_shape_with_an_error_kind(plugins_dir: Path) -> Non
 
 def data_of(engine: PluginEngine, name: str) -> Any:
     return engine.find_plugin(name)
+
+
+UNLOADING_PLUGIN = """
+import threading
+
+class Plugin:
+    def __init__(self):
+        self.stop = threading.Event()
+        # The thread holds the event, not the instance, so only the engine keeps it.
+        self.thread = threading.Thread(target=self.stop.wait, name="rt-unload-watcher", daemon=True)
+        self.thread.start()
+
+    def on_unload(self):
+        self.stop.set()
+
+    def me(self):
+        return self
+"""
+
+
+def _unload_watchers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "rt-unload-watcher"]
+
+
+def test_replaced_and_deleted_instances_hear_on_unload_and_are_collected(
+    tmp_path: Path, plugins_dir: Path
+) -> None:
+    import gc
+    import weakref
+
+    engine = PluginEngine(plugins_dir)
+    install(engine, write_plugin_zip(tmp_path / "z", "watching", "1.0", UNLOADING_PLUGIN))
+    first = weakref.ref(engine.invoke_one_plugin_hook("watching", "me"))
+    other = write_plugin_zip(tmp_path / "z", "unrelated", "1.0", "class Plugin:\n    pass\n")
+    for _ in range(4):
+        install(engine, other)
+        engine.delete_plugin_by_name("unrelated")
+    current = engine.invoke_one_plugin_hook("watching", "me").thread
+    for thread in _unload_watchers():
+        if thread is not current:
+            thread.join(timeout=10)
+    # Every reload made a new instance; each replaced one stopped its thread.
+    assert [t for t in _unload_watchers() if t.is_alive()] == [current]
+    del current
+    gc.collect()
+    assert first() is None, gc.get_referrers(first())
+    engine.delete_plugin_by_name("watching")
+    for thread in _unload_watchers():
+        thread.join(timeout=10)
+    assert not any(t.is_alive() for t in _unload_watchers())
