@@ -12,8 +12,8 @@ use crate::bundle::{self, BundleOptions};
 use crate::bundle_cli::{run_bundle, BundleArgs};
 use crate::deps::{DepsOptions, Installer};
 use crate::engine::{
-    EngineBuilder, HookError, PluginEngine, PluginInfo, PluginStatus, DEFAULT_PLUGINS_DIR,
-    PLUGINS_DIR_ENV,
+    CallMode, CallOptions, EngineBuilder, HookError, PluginEngine, PluginInfo, PluginStatus,
+    DEFAULT_PLUGINS_DIR, PLUGINS_DIR_ENV,
 };
 use crate::error::LoadError;
 use crate::python::HookArgs;
@@ -103,6 +103,10 @@ pub enum Command {
         /// Call every plugin even when one raises.
         #[arg(long)]
         collect_all: bool,
+        /// Longest each plugin's hook may run (seconds, e.g. 2.5); then it is a
+        /// timeout error and the call moves on.
+        #[arg(long, value_name = "SECONDS", value_parser = parse_timeout)]
+        timeout: Option<std::time::Duration>,
         #[arg(long)]
         json: bool,
     },
@@ -321,6 +325,7 @@ fn dispatch(cli: &Cli, engine: &PluginEngine) -> Result<(), u8> {
             args,
             plugin,
             collect_all,
+            timeout,
             json,
         } => call(
             engine,
@@ -328,7 +333,13 @@ fn dispatch(cli: &Cli, engine: &PluginEngine) -> Result<(), u8> {
             kwargs.as_deref(),
             args.as_deref(),
             plugin.as_deref(),
-            *collect_all,
+            CallOptions::default()
+                .mode(if *collect_all {
+                    CallMode::CollectAll
+                } else {
+                    CallMode::FailFast
+                })
+                .timeout(*timeout),
             *json,
         ),
         Command::Docs { name } => match engine.markdown_docs(name) {
@@ -377,6 +388,17 @@ fn dispatch(cli: &Cli, engine: &PluginEngine) -> Result<(), u8> {
     }
 }
 
+/// `--timeout`: positive, finite seconds.
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if seconds <= 0.0 {
+        return Err("must be more than 0 seconds".into());
+    }
+    std::time::Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))
+}
+
 fn parse_json<T: serde::de::DeserializeOwned>(
     what: &str,
     text: Option<&str>,
@@ -396,7 +418,7 @@ fn call(
     kwargs: Option<&str>,
     args: Option<&str>,
     plugin: Option<&str>,
-    collect_all: bool,
+    options: CallOptions,
     json: bool,
 ) -> Result<(), u8> {
     let kwargs: Option<serde_json::Map<String, serde_json::Value>> = parse_json("kwargs", kwargs)?;
@@ -409,14 +431,18 @@ fn call(
 
     let results = match plugin {
         Some(name) => vec![engine
-            .invoke_one(name, hook, &hook_args)
+            .invoke_one_with(name, hook, &hook_args, options)
             .map(|o| o.into_iter().collect())],
-        None if collect_all => engine
-            .invoke_collect(hook, &hook_args)
+        None if options.mode == CallMode::CollectAll => engine
+            .invoke_with(hook, &hook_args, options)
             .into_iter()
             .map(|r| r.map(|o| vec![o]))
             .collect(),
-        None => vec![engine.invoke(hook, &hook_args)],
+        // Fail-fast: the first failure alone, as `invoke` reports it.
+        None => vec![engine
+            .invoke_with(hook, &hook_args, options)
+            .into_iter()
+            .collect()],
     };
     let mut rows = Vec::new();
     let mut failed = false;

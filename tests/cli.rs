@@ -342,3 +342,49 @@ fn list_into_a_closed_pipe_ends_quietly() {
     assert_ne!(out.status.code(), Some(101), "{}", stderr(&out));
     assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
 }
+
+#[test]
+fn call_timeout_reports_the_slow_plugin_and_moves_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Blocked in C (time.sleep): not interruptible, so the CLI leaves it behind.
+    simple_plugin(
+        "sleeper",
+        "1.0",
+        "    def work(self):\n        import time\n        time.sleep(60)",
+    )
+    .priority(1)
+    .write_into(tmp.path());
+    simple_plugin("quick", "1.0", "    def work(self):\n        return 'done'")
+        .priority(2)
+        .write_into(tmp.path());
+    let started = std::time::Instant::now();
+    let out = cli(
+        tmp.path(),
+        &[
+            "call",
+            "work",
+            "--collect-all",
+            "--timeout",
+            "0.5",
+            "--json",
+        ],
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        json(&out),
+        serde_json::json!([
+            {"plugin": "sleeper", "version": "1.0", "error": "plugin sleeper 1.0: hook work timed out after 0.5s"},
+            {"plugin": "quick", "version": "1.0", "result": "done"},
+        ])
+    );
+    assert!(stderr(&out).contains("error: plugin sleeper 1.0: hook work timed out after 0.5s"));
+
+    let out = cli(tmp.path(), &["call", "work", "--timeout=0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("must be more than 0 seconds"),
+        "{}",
+        stderr(&out)
+    );
+}
