@@ -641,3 +641,8 @@ class HookTimeout(BaseException):
     """Raised inside a hook that outlived its caller's time limit, to stop it.
 
     A ``BaseException``, so a hook's ``except Exception`` does not swallow it."""
+
+
+class HostExiting(BaseException):
+    """Raised inside hooks still running when a Python host exits, so their threads
+    leave the engine before the interpreter finalizes."""

@@ -49,6 +49,10 @@ pub enum HookError {
         hook: String,
         failure: Box<PyFailure>,
     },
+    /// A Python host is exiting: hooks no longer start (the interpreter is about to
+    /// finalize).
+    #[error("hook {hook} not called: the Python host is exiting")]
+    HostExiting { hook: String },
     #[error("hook {hook}: no loaded plugin named {plugin}{}", if detail.is_empty() { String::new() } else { format!(" ({detail})") })]
     NoSuchPlugin {
         plugin: String,

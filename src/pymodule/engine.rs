@@ -16,6 +16,7 @@ use crate::engine::{
     CallOptions, HookError, LoadedPlugin, PluginEngine, DEFAULT_PLUGINS_DIR,
     DEFAULT_WATCH_INTERVAL, PLUGINS_DIR_ENV,
 };
+use crate::python::InFlight;
 use crate::python::{HookArgs, ManifestView};
 
 /// Racetrack's plugin engine: loads the plugin zips of a directory and calls their
@@ -112,6 +113,13 @@ impl PyPluginEngine {
         let called = with_python_logging(py, || {
             // The change check may reload, which takes the load lock: not with the GIL.
             py.detach(|| engine.poll_changes());
+            // Known to the host's exit while plugin code runs on this thread (or its
+            // timed call's thread does): see `crate::python::stop_hooks_for_exit`.
+            let Some(_in_flight) = InFlight::enter(options.timeout.is_none()) else {
+                return Err(HookError::HostExiting {
+                    hook: hook.to_string(),
+                });
+            };
             engine.invoke_each(hook, only_plugin, &args, options, |plugin, result| {
                 if first_error.is_some() {
                     return;

@@ -13,6 +13,7 @@ use pyo3::types::{PyDict, PyTuple, PyType};
 use pyo3::{ffi, Py};
 
 use super::hook::HookMethod;
+use super::in_flight::{current_thread, InFlight};
 use super::{support_module, PyFailure};
 
 /// What the hook's thread and the waiting caller share.
@@ -103,25 +104,27 @@ fn run_hook(
     hook: &str,
 ) {
     let (slot, done) = &**shared;
-    // The id PyThreadState_SetAsyncExc takes (PyThread_get_thread_ident).
-    let ident = py
-        .import("_thread")
-        .and_then(|t| t.call_method0("get_ident"))
-        .and_then(|i| i.extract::<std::ffi::c_ulong>());
+    // Known to a Python host's exit, which stops it before the interpreter finalizes.
+    let in_flight = InFlight::enter(true);
     {
         let mut guard = lock(slot);
         if guard.abandoned {
             return;
         }
-        guard.running_on = ident.ok();
+        guard.running_on = Some(current_thread());
     }
-    let result = method.call(
-        py,
-        args.bind(py),
-        kwargs.as_ref().map(|k| k.bind(py)),
-        plugin,
-        hook,
-    );
+    let result = match &in_flight {
+        Some(_) => method.call(
+            py,
+            args.bind(py),
+            kwargs.as_ref().map(|k| k.bind(py)),
+            plugin,
+            hook,
+        ),
+        None => Err(pyo3::exceptions::PyRuntimeError::new_err(
+            "the Python host is exiting; hooks no longer start",
+        )),
+    };
     let outcome = result
         .map(Bound::unbind)
         .map_err(|e| Box::new(PyFailure::from_err(py, &e)));

@@ -8,6 +8,7 @@
 mod deadline;
 mod failure;
 mod hook;
+mod in_flight;
 mod loader;
 mod runtime;
 mod support;
@@ -15,6 +16,7 @@ mod value;
 
 pub use failure::PyFailure;
 pub use hook::{CallPolicy, HookMethod};
+pub use in_flight::{host_exiting, stop_all as stop_hooks_for_exit, InFlight};
 pub use runtime::PythonRuntime;
 pub use value::{HookArgs, ManifestView, PyValue};
 

@@ -415,3 +415,50 @@ def test_replaced_and_deleted_instances_hear_on_unload_and_are_collected(
     for thread in _unload_watchers():
         thread.join(timeout=10)
     assert not any(t.is_alive() for t in _unload_watchers())
+
+
+EXITING_HOST = """
+import sys, threading, zipfile, pathlib
+from racetrack_plugins import PluginEngine
+
+root = pathlib.Path(sys.argv[1])
+zip_path = root / "spin-1.0.zip"
+with zipfile.ZipFile(zip_path, "w") as zf:
+    zf.writestr("plugin-manifest.yaml", "name: spin\\nversion: '1.0'\\n")
+    zf.writestr(
+        "plugin.py",
+        "class Plugin:\\n"
+        "    def spin(self, started):\\n"
+        "        started.set()\\n"
+        "        while True:\\n"
+        "            pass\\n",
+    )
+engine = PluginEngine(root / "plugins")
+engine.upload_plugin(zip_path.name, zip_path.read_bytes())
+timeout = float(sys.argv[2]) if len(sys.argv) > 2 else None
+started = threading.Event()
+
+def call():
+    try:
+        engine.invoke_plugin_hook("spin", started, timeout=timeout)
+    except BaseException as e:
+        print("hook ended:", type(e).__name__, flush=True)
+
+threading.Thread(target=call, daemon=True).start()
+started.wait()
+print("main exits", flush=True)
+"""
+
+
+@pytest.mark.parametrize("timeout", [None, "300"])
+def test_host_exits_cleanly_while_a_cpu_bound_hook_runs(tmp_path: Path, timeout: Any) -> None:
+    import subprocess
+    import sys
+
+    script = tmp_path / "host.py"
+    script.write_text(EXITING_HOST)
+    argv = [sys.executable, str(script), str(tmp_path)] + ([timeout] if timeout else [])
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, (done.returncode, done.stdout, done.stderr)
+    assert "main exits" in done.stdout
+    assert "Fatal Python error" not in done.stderr
