@@ -101,8 +101,7 @@ impl PyPluginEngine {
         py: Python<'py>,
         hook: &str,
         only_plugin: Option<(&str, Option<&str>)>,
-        args: &Bound<'py, PyTuple>,
-        kwargs: Option<&Bound<'py, PyDict>>,
+        (args, kwargs): (&Bound<'py, PyTuple>, Option<&Bound<'py, PyDict>>),
         timeout: Option<f64>,
         mut each: impl FnMut(&std::sync::Arc<LoadedPlugin>, Bound<'py, PyAny>) -> PyResult<()>,
     ) -> PyResult<()> {
@@ -214,7 +213,7 @@ impl PyPluginEngine {
     ) -> PyResult<Bound<'py, PyList>> {
         let hook = hook_name(hook)?;
         let list = PyList::empty(py);
-        self.call_hook(py, &hook, None, args, kwargs, timeout, |_, value| {
+        self.call_hook(py, &hook, None, (args, kwargs), timeout, |_, value| {
             list.append(value)
         })?;
         Ok(list)
@@ -239,8 +238,7 @@ impl PyPluginEngine {
             py,
             &hook,
             Some((plugin_name, None)),
-            args,
-            kwargs,
+            (args, kwargs),
             timeout,
             |_, value| {
                 found = value;
@@ -272,8 +270,7 @@ impl PyPluginEngine {
             py,
             &hook,
             Some((&name, Some(&version))),
-            args,
-            kwargs,
+            (args, kwargs),
             timeout,
             |_, value| {
                 found = value;
@@ -310,7 +307,7 @@ impl PyPluginEngine {
     ) -> PyResult<Bound<'py, PyList>> {
         let hook = hook_name(hook)?;
         let list = PyList::empty(py);
-        self.call_hook(py, &hook, None, args, kwargs, timeout, |plugin, value| {
+        self.call_hook(py, &hook, None, (args, kwargs), timeout, |plugin, value| {
             let data = PluginData::of(py, plugin)?;
             list.append(PyTuple::new(py, [data.into_bound(py).into_any(), value])?)
         })?;

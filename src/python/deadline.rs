@@ -39,7 +39,6 @@ pub(crate) enum Timed {
 }
 
 /// Calls `method` of one plugin on a thread of its own, waiting at most `timeout`.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn call_with_timeout(
     py: Python<'_>,
     method: Arc<HookMethod>,
