@@ -12,6 +12,7 @@ package (a Rust host has no package) nor anything beyond the standard library.
 from __future__ import annotations
 
 import builtins
+import functools
 import importlib.machinery
 import importlib.util
 import inspect
@@ -241,7 +242,7 @@ def load_plugin(
     sys.path_importer_cache.pop(plugin_dir, None)
     saved_path = list(sys.path)
     site_list = [os.path.realpath(os.fspath(d)) for d in site_dirs]
-    stale = _already_imported_elsewhere(site_list) + _shadowing_stdlib(site_list)
+    stale = _already_imported_elsewhere(site_list) + _shadowed_by_host(site_list, sys.path)
     local_names = _local_top_names(plugin_dir)
     # Without sibling .py files or folders nothing local can be imported: no diff.
     before = set(sys.modules) if local_names else None
@@ -360,22 +361,58 @@ def _already_imported_elsewhere(site_dirs: Sequence[str]) -> List[str]:
     return warnings
 
 
-def _shadowing_stdlib(site_dirs: Sequence[str]) -> List[str]:
-    """Warnings for packages of these venvs named like a standard-library module: the
-    standard library's comes first on ``sys.path``, so the venv's is never used."""
-    stdlib: FrozenSet[str] = getattr(sys, "stdlib_module_names", frozenset())
-    if not site_dirs or not stdlib:
+def _shadowed_by_host(site_dirs: Sequence[str], host_path: Sequence[str]) -> List[str]:
+    """Warnings for packages of these venvs that the standard library or the host's own
+    packages provide too: those come first on ``sys.path``, so the venv's copy is not
+    used. (Modules already imported are ``_already_imported_elsewhere``'s.)"""
+    if not site_dirs:
         return []
     import importlib.metadata as metadata
 
+    stdlib: FrozenSet[str] = getattr(sys, "stdlib_module_names", frozenset())
     warnings: List[str] = []
     for site_dir in site_dirs:
         for dist in metadata.distributions(path=[site_dir]):
-            for top in sorted(_top_level_names(dist) & stdlib):
+            name = dist.metadata["Name"] or "?"
+            for top in sorted(_top_level_names(dist)):
+                if top in stdlib:
+                    warnings.append(
+                        f"package {name} {dist.version} of this plugin's venv provides module "
+                        f"{top}, which the standard library already has; the standard "
+                        "library's is used"
+                    )
+                    continue
+                if top in sys.modules or not top.isidentifier():
+                    continue
+                try:
+                    spec = importlib.machinery.PathFinder.find_spec(top, list(host_path))
+                except (ImportError, ValueError):
+                    continue
+                origin = spec.origin if spec is not None else None
+                if spec is None or (origin and _is_under(origin, site_dir)):
+                    continue
+                # The folder on sys.path it was found in: a module's, a package's parent,
+                # a namespace package's parent.
+                if origin and os.path.basename(origin) == "__init__.py":
+                    where = os.path.dirname(os.path.dirname(os.path.realpath(origin)))
+                elif origin:
+                    where = os.path.dirname(os.path.realpath(origin))
+                elif spec.submodule_search_locations:
+                    where = os.path.dirname(os.path.realpath(list(spec.submodule_search_locations)[0]))
+                else:
+                    continue
+                host_version = next(
+                    (d.version for d in metadata.distributions(path=[where])
+                     if d.metadata["Name"] and _norm(d.metadata["Name"]) == _norm(name)),
+                    None,
+                )
+                if host_version == dist.version:
+                    continue
                 warnings.append(
-                    f"package {dist.metadata['Name']} {dist.version} of this plugin's venv "
-                    f"provides module {top}, which the standard library already has; "
-                    "the standard library's is used"
+                    f"package {name} {dist.version} of this plugin's venv is not used: the "
+                    f"host's module {top} (from {where}"
+                    + (f", version {host_version}" if host_version else "")
+                    + ") comes first"
                 )
     return warnings
 
@@ -599,7 +636,7 @@ def to_jsonable(
                     dumped = dump()
                 except Exception:
                     continue
-                return nested(item, path, depth, lambda: convert(dumped, path, depth + 1))
+                return nested(item, path, depth, functools.partial(convert, dumped, path, depth + 1))
         if hasattr(item, "__dataclass_fields__") and not isinstance(item, type):
             import dataclasses
 
