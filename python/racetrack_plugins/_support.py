@@ -242,7 +242,10 @@ def load_plugin(
     sys.path_importer_cache.pop(plugin_dir, None)
     saved_path = list(sys.path)
     site_list = [os.path.realpath(os.fspath(d)) for d in site_dirs]
-    stale = _already_imported_elsewhere(site_list) + _shadowed_by_host(site_list, sys.path)
+    # Other plugins' venvs on sys.path are not the host's: conflicts between plugins
+    # are the engine's warnings (compared as PEP 440 versions).
+    host_path = [p for p in sys.path if os.path.realpath(p) not in _SITE_DIR_USERS]
+    stale = _already_imported_elsewhere(site_list) + _shadowed_by_host(site_list, host_path)
     local_names = _local_top_names(plugin_dir)
     # Without sibling .py files or folders nothing local can be imported: no diff.
     before = set(sys.modules) if local_names else None
