@@ -910,3 +910,53 @@ fn a_library_first_imported_by_a_plugin_does_not_get_the_plugins_sibling() {
         serde_json::json!(["library", "plugin", "plugin tabnanny", "check"])
     );
 }
+
+#[test]
+fn a_venv_package_the_host_already_has_is_the_hosts_with_a_warning() {
+    let _g = shared();
+    let area = Area::new();
+    // The host provides rtshadow_host 1.0 (a folder on its sys.path, with metadata);
+    // the plugin's venv gets 2.0.
+    let host = area.root.join("host-packages");
+    fs::create_dir_all(host.join("rtshadow_host")).unwrap();
+    fs::write(
+        host.join("rtshadow_host/__init__.py"),
+        "VERSION = 'host 1.0'\n",
+    )
+    .unwrap();
+    fs::create_dir_all(host.join("rtshadow_host-1.0.dist-info")).unwrap();
+    fs::write(
+        host.join("rtshadow_host-1.0.dist-info/METADATA"),
+        "Metadata-Version: 2.1\nName: rtshadow_host\nVersion: 1.0\n",
+    )
+    .unwrap();
+    area.wheel(Wheel::new("rtshadow_host", "2.0"));
+    simple_plugin(
+        "shadowed",
+        "1.0.0",
+        "    def which(self):\n        import rtshadow_host\n        return rtshadow_host.VERSION",
+    )
+    .file("requirements.txt", "rtshadow_host==2.0\n")
+    .write_into(&area.plugins());
+    let engine = PluginEngine::builder(area.plugins())
+        .installer(Installer::Pip)
+        .offline_wheelhouse(area.wheels())
+        .python_path([host.clone()])
+        .watch_interval(None)
+        .build()
+        .expect("engine opens");
+    let infos = engine.plugins();
+    let shadowed = info(&infos, "shadowed");
+    assert_eq!(shadowed.status, PluginStatus::Loaded, "{shadowed:?}");
+    assert!(
+        shadowed
+            .warnings
+            .iter()
+            .any(|w| w.contains("package rtshadow_host 2.0")
+                && w.contains("version 1.0")
+                && w.contains("comes first")),
+        "{:?}",
+        shadowed.warnings
+    );
+    assert_eq!(hook(&engine, "shadowed", "which"), "host 1.0");
+}
