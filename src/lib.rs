@@ -27,9 +27,9 @@ pub mod store;
 pub mod types;
 
 pub use engine::{
-    CallMode, EngineBuilder, EngineOptions, HookError, HookOutput, JobType, LoadedPlugin,
-    PluginEngine, PluginInfo, PluginObject, PluginRef, PluginStatus, DEFAULT_PLUGINS_DIR,
-    DEFAULT_WATCH_INTERVAL, PLUGINS_DIR_ENV,
+    CallMode, CallOptions, EngineBuilder, EngineOptions, HookError, HookOutput, JobType,
+    LoadedPlugin, PluginEngine, PluginInfo, PluginObject, PluginRef, PluginStatus,
+    DEFAULT_PLUGINS_DIR, DEFAULT_WATCH_INTERVAL, PLUGINS_DIR_ENV,
 };
 pub use error::{EngineError, LoadError, LoadErrorKind};
 pub use manifest::PluginManifest;

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 # errors first: the extension module looks the exception classes up here.
 from .errors import (
+    HookTimeout,
     PluginAlreadyExistsError,
     PluginError,
     PluginHookError,
@@ -34,6 +35,7 @@ from .engine import PluginData, PluginEngine, PluginManifest, host_component
 
 __all__ = [
     "FatmanDto",
+    "HookTimeout",
     "Manifest",
     "NativeEngine",
     "PluginAlreadyExistsError",

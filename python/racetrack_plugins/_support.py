@@ -12,6 +12,7 @@ package (a Rust host has no package) nor anything beyond the standard library.
 from __future__ import annotations
 
 import builtins
+import functools
 import importlib.machinery
 import importlib.util
 import inspect
@@ -224,9 +225,11 @@ def load_plugin(
     Returns ``(instance, warnings)``. Sibling modules are private to the plugin
     (see ``PrivateImporter``); ``plugin_dir`` is on ``sys.path`` only while it loads,
     for code importing dynamically, and what that imports is removed from
-    ``sys.modules`` afterwards. The venv's site dirs go first while the plugin loads
-    (unless already on ``sys.path``, e.g. on a reload) and stay appended afterwards,
-    so hooks can import lazily.
+    ``sys.modules`` afterwards. ``sys.path`` while it loads is the host's (standard
+    library, host packages), then the venv's site dirs (unless already there, e.g. on
+    a reload), then ``plugin_dir``; the site dirs stay appended afterwards, so hooks
+    can import lazily. Warnings name venv packages that lose to a module imported
+    earlier or to the standard library.
     """
     # Already absolute and resolved: the engine canonicalises the plugins directory.
     plugin_dir = os.fspath(plugin_dir)
@@ -239,7 +242,10 @@ def load_plugin(
     sys.path_importer_cache.pop(plugin_dir, None)
     saved_path = list(sys.path)
     site_list = [os.path.realpath(os.fspath(d)) for d in site_dirs]
-    stale = _already_imported_elsewhere(site_list)
+    # Other plugins' venvs on sys.path are not the host's: conflicts between plugins
+    # are the engine's warnings (compared as PEP 440 versions).
+    host_path = [p for p in sys.path if os.path.realpath(p) not in _SITE_DIR_USERS]
+    stale = _already_imported_elsewhere(site_list) + _shadowed_by_host(site_list, host_path)
     local_names = _local_top_names(plugin_dir)
     # Without sibling .py files or folders nothing local can be imported: no diff.
     before = set(sys.modules) if local_names else None
@@ -254,7 +260,11 @@ def load_plugin(
         for site_dir in site_list:
             site.addsitedir(site_dir)
         added = [p for p in sys.path if p not in saved_path]
-        sys.path[:] = [plugin_dir] + added + saved_path
+        # The standard library and the host's packages come first, the plugin's venv
+        # after them and its own folder last: a backport in the venv (`dataclasses`) or
+        # a sibling `json.py` must not replace a module for everyone, nor be bound into
+        # a library the plugin imports first (the library resolves its imports as usual).
+        sys.path[:] = saved_path + added + [plugin_dir]
 
         spec = importlib.util.spec_from_file_location(module_name, plugin_py)
         if spec is None or spec.loader is None:
@@ -354,6 +364,62 @@ def _already_imported_elsewhere(site_dirs: Sequence[str]) -> List[str]:
     return warnings
 
 
+def _shadowed_by_host(site_dirs: Sequence[str], host_path: Sequence[str]) -> List[str]:
+    """Warnings for packages of these venvs that the standard library or the host's own
+    packages provide too: those come first on ``sys.path``, so the venv's copy is not
+    used. (Modules already imported are ``_already_imported_elsewhere``'s.)"""
+    if not site_dirs:
+        return []
+    import importlib.metadata as metadata
+
+    stdlib: FrozenSet[str] = getattr(sys, "stdlib_module_names", frozenset())
+    warnings: List[str] = []
+    for site_dir in site_dirs:
+        for dist in metadata.distributions(path=[site_dir]):
+            name = dist.metadata["Name"] or "?"
+            for top in sorted(_top_level_names(dist)):
+                if top in stdlib:
+                    warnings.append(
+                        f"package {name} {dist.version} of this plugin's venv provides module "
+                        f"{top}, which the standard library already has; the standard "
+                        "library's is used"
+                    )
+                    continue
+                if top in sys.modules or not top.isidentifier():
+                    continue
+                try:
+                    spec = importlib.machinery.PathFinder.find_spec(top, list(host_path))
+                except (ImportError, ValueError):
+                    continue
+                origin = spec.origin if spec is not None else None
+                if spec is None or (origin and _is_under(origin, site_dir)):
+                    continue
+                # The folder on sys.path it was found in: a module's, a package's parent,
+                # a namespace package's parent.
+                if origin and os.path.basename(origin) == "__init__.py":
+                    where = os.path.dirname(os.path.dirname(os.path.realpath(origin)))
+                elif origin:
+                    where = os.path.dirname(os.path.realpath(origin))
+                elif spec.submodule_search_locations:
+                    where = os.path.dirname(os.path.realpath(list(spec.submodule_search_locations)[0]))
+                else:
+                    continue
+                host_version = next(
+                    (d.version for d in metadata.distributions(path=[where])
+                     if d.metadata["Name"] and _norm(d.metadata["Name"]) == _norm(name)),
+                    None,
+                )
+                if host_version == dist.version:
+                    continue
+                warnings.append(
+                    f"package {name} {dist.version} of this plugin's venv is not used: the "
+                    f"host's module {top} (from {where}"
+                    + (f", version {host_version}" if host_version else "")
+                    + ") comes first"
+                )
+    return warnings
+
+
 def _norm(name: str) -> str:
     return "-".join(name.replace("_", "-").replace(".", "-").lower().split("-"))
 
@@ -369,6 +435,22 @@ def _top_level_names(dist: Any) -> Set[str]:
             continue
         names.add(first[:-3] if first.endswith(".py") else first)
     return names
+
+
+#: The method a plugin instance may define to hear that the engine lets go of it.
+UNLOAD_METHOD = "on_unload"
+
+
+def unload_plugin(module_name: str, instance: object) -> None:
+    """Tells the instance it is being let go (``on_unload()``, when it has one), then
+    forgets its module. The module is forgotten even when ``on_unload`` raises; the
+    exception goes to the caller, which logs it."""
+    try:
+        notify = getattr(instance, UNLOAD_METHOD, None)
+        if callable(notify):
+            notify()
+    finally:
+        unload_module(module_name)
 
 
 def unload_module(module_name: str) -> None:
@@ -431,32 +513,157 @@ def format_exception(exc: BaseException, tb: Optional[TracebackType] = None) -> 
     return "".join(report.format())
 
 
-def to_jsonable(value: Any, _depth: int = 0) -> Any:
-    """Best-effort JSON view of a hook result, for the CLI and Rust callers."""
-    if _depth > 64:
-        return repr(value)
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v, _depth + 1) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [to_jsonable(v, _depth + 1) for v in value]
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    for attr in ("model_dump", "dict"):
-        dump = getattr(value, attr, None)
-        if callable(dump):
-            try:
-                return to_jsonable(dump(), _depth + 1)
-            except Exception:
-                pass
-    if hasattr(value, "__dataclass_fields__"):
-        import dataclasses
+#: JSON numbers beyond this lose precision in JavaScript and many JSON readers.
+JSON_SAFE_INTEGER = 2**53 - 1
+#: Values a result may expand to in JSON: a shared sub-structure counts each time it
+#: appears, so a result whose JSON would be exponentially large stops early.
+MAX_JSON_VALUES = 250_000
+#: Nesting a result may have in JSON.
+MAX_JSON_DEPTH = 200
 
-        return to_jsonable(dataclasses.asdict(value), _depth + 1)
-    return repr(value)
+
+class NotJsonable(ValueError):
+    """A hook result that has no faithful JSON view; the message says where and why."""
+
+
+def to_jsonable(
+    value: Any, *, max_values: int = MAX_JSON_VALUES, max_depth: int = MAX_JSON_DEPTH
+) -> Any:
+    """JSON view of a hook result, for the CLI and Rust callers: paths become strings,
+    models and dataclasses their fields, other objects their ``repr``.
+
+    Nothing is changed silently: NaN and infinities, integers beyond
+    ``JSON_SAFE_INTEGER``, two keys with one JSON spelling (``1`` and ``"1"``), cycles,
+    text that is not valid Unicode, a ``repr`` that raises, and results over
+    ``max_values`` values or ``max_depth`` levels raise ``NotJsonable`` naming the
+    place (``result["a"][2]``).
+    """
+    remaining = [max_values]
+    on_path: Set[int] = set()
+
+    # A path is (parent path, step) pairs, spelled out only for an error.
+    def fail(path: Any, problem: str) -> NotJsonable:
+        steps: List[str] = []
+        while path is not None:
+            path, step = path
+            # Literal text, a list index (int) or a dict key (a 1-tuple).
+            if isinstance(step, tuple):
+                step = f"[{step[0]!r}]"
+            steps.append(step if isinstance(step, str) else f"[{step}]")
+        return NotJsonable("".join(reversed(steps)) + f": {problem}")
+
+    def text(item: str, path: Any) -> str:
+        try:
+            item.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise fail(path, f"text with a lone surrogate ({item[e.start]!r} at index {e.start})") from None
+        return item
+
+    def key_text(key: Any, path: Any) -> str:
+        if isinstance(key, str):
+            return text(key, path)
+        # JSON's own spelling of such keys, as json.dumps writes them.
+        if key is None:
+            return "null"
+        if isinstance(key, bool):
+            return "true" if key else "false"
+        if isinstance(key, (int, float)):
+            return str(convert(key, path, 0))
+        raise fail(path, f"a key of type {type(key).__qualname__} (keys must be text or numbers)")
+
+    def nested(item: Any, path: Any, depth: int, build: Callable[[], Any]) -> Any:
+        if depth >= max_depth:
+            raise fail(path, f"nested deeper than {max_depth} levels")
+        ident = id(item)
+        if ident in on_path:
+            raise fail(path, f"a cycle: this {type(item).__qualname__} contains itself")
+        on_path.add(ident)
+        try:
+            return build()
+        finally:
+            on_path.discard(ident)
+
+    def convert(item: Any, path: Any, depth: int) -> Any:
+        remaining[0] -= 1
+        if remaining[0] < 0:
+            raise fail(
+                path,
+                f"more than {max_values} values (a shared part counts each time it appears)",
+            )
+        if item is None or isinstance(item, bool):
+            return item
+        if isinstance(item, str):
+            return text(str(item), path)
+        if isinstance(item, int):
+            if -JSON_SAFE_INTEGER <= item <= JSON_SAFE_INTEGER:
+                return int(item)
+            raise fail(
+                path,
+                f"integer beyond JSON's safe range (±{JSON_SAFE_INTEGER}); return it as text",
+            )
+        if isinstance(item, float):
+            if item != item or item in (float("inf"), float("-inf")):
+                raise fail(path, f"{item} is not a JSON number")
+            return float(item)
+        if isinstance(item, dict):
+            def build_dict() -> Dict[str, Any]:
+                out: Dict[str, Any] = {}
+                origin: Dict[str, Any] = {}
+                for k, v in item.items():
+                    name = key_text(k, path)
+                    if name in out:
+                        raise fail(path, f"keys {origin[name]!r} and {k!r} are both {name!r} in JSON")
+                    origin[name] = k
+                    out[name] = convert(v, (path, (name,)), depth + 1)
+                return out
+
+            return nested(item, path, depth, build_dict)
+        if isinstance(item, (list, tuple, set, frozenset)):
+            return nested(
+                item,
+                path,
+                depth,
+                lambda: [convert(v, (path, i), depth + 1) for i, v in enumerate(item)],
+            )
+        if isinstance(item, os.PathLike):
+            return text(os.fspath(item), path)
+        if isinstance(item, (bytes, bytearray)):
+            try:
+                return bytes(item).decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise fail(path, f"bytes that are not UTF-8 ({e.reason} at byte {e.start})") from None
+        for attr in ("model_dump", "dict"):
+            dump = getattr(item, attr, None)
+            if callable(dump):
+                try:
+                    dumped = dump()
+                except Exception:
+                    continue
+                return nested(item, path, depth, functools.partial(convert, dumped, path, depth + 1))
+        if hasattr(item, "__dataclass_fields__") and not isinstance(item, type):
+            import dataclasses
+
+            # Field by field rather than dataclasses.asdict, which deep-copies and
+            # recurses without limit.
+            names = [f.name for f in dataclasses.fields(item)]
+            return nested(
+                item,
+                path,
+                depth,
+                lambda: {
+                    name: convert(getattr(item, name, None), (path, "." + name), depth + 1)
+                    for name in names
+                },
+            )
+        try:
+            shown = repr(item)
+        except Exception as e:
+            raise fail(
+                path, f"repr() of a {type(item).__name__} raised {type(e).__qualname__}: {e}"
+            ) from None
+        return text(shown, path)
+
+    return convert(value, (None, "result"), 0)
 
 
 def interpreter_info() -> Tuple[Tuple[int, int, int], str, str, str, str]:
@@ -468,3 +675,14 @@ def interpreter_info() -> Tuple[Tuple[int, int, int], str, str, str, str]:
         sys.base_prefix,
         sys.executable or "",
     )
+
+
+class HookTimeout(BaseException):
+    """Raised inside a hook that outlived its caller's time limit, to stop it.
+
+    A ``BaseException``, so a hook's ``except Exception`` does not swallow it."""
+
+
+class HostExiting(BaseException):
+    """Raised inside hooks still running when a Python host exits, so their threads
+    leave the engine before the interpreter finalizes."""

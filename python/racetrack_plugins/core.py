@@ -128,3 +128,13 @@ class PluginCore:
     def validate_job_manifest(self, manifest: Manifest, job_type: str) -> None:
         """Validate a job's manifest against its job type's rules; raise when invalid"""
         return None
+
+    def on_unload(self) -> None:
+        """Called once when the engine lets go of this instance: its plugin was deleted,
+        upgraded or replaced, or the plugin set reloaded (every reload, including one
+        caused by another process changing the plugins directory, creates new
+        instances). Stop threads, close connections and files here; the engine then
+        drops every reference it holds, so the instance can be collected. Calls
+        already running on this instance may still finish. An exception is logged and
+        otherwise ignored. Not a hook: ``invoke_plugin_hook`` never calls it."""
+        return None

@@ -239,10 +239,10 @@ class PluginEngine(NativeEngine):
                 yield record
 
     def invoke_hook_with_origin(  # type: ignore[override]
-        self, hook: _Hook, /, *args: Any, **kwargs: Any
+        self, hook: _Hook, /, *args: Any, timeout: Optional[float] = None, **kwargs: Any
     ) -> List[Tuple[PluginData, Any]]:
         """Like ``invoke_plugin_hook``, each result paired with its plugin's record."""
-        results = super().invoke_hook_with_origin(hook, *args, **kwargs)
+        results = super().invoke_hook_with_origin(hook, *args, timeout=timeout, **kwargs)
         records: Dict[Tuple[str, str], PluginData] = {
             (r.plugin_manifest.name, r.plugin_manifest.version): r for r in self.plugins_data
         }

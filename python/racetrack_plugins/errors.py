@@ -98,6 +98,28 @@ class PluginHookError(PluginError, _ContextError):
         return self.context_message
 
 
+class HookTimeout(PluginHookError):
+    """A hook did not return within the call's ``timeout``; the call moved on.
+
+    The hook was interrupted where Python allows (between bytecodes); one blocked in
+    C code (``time.sleep``, a socket read) runs on in its thread until that returns.
+    """
+
+    timeout: float
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        plugin: str = "",
+        version: str = "",
+        hook: str = "",
+        timeout: float = 0.0,
+    ) -> None:
+        super().__init__(message, plugin=plugin, version=version, hook=hook)
+        self.timeout = timeout
+
+
 class PluginInstallError(PluginError):
     """A plugin bundle could not be installed (not a zip, bad manifest, failed to
     load, requirements failed). Nothing was changed."""

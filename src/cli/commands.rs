@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::cli::output::{fail, list_json, print_json, print_table};
 use crate::cli::parser::{Cli, Command};
 use crate::cli::{EXIT_FAILED, EXIT_USAGE};
-use crate::engine::{PluginEngine, PluginStatus};
+use crate::engine::{CallMode, CallOptions, HookError, PluginEngine, PluginStatus};
 use crate::error::LoadError;
 use crate::python::HookArgs;
 
@@ -56,6 +56,7 @@ pub(super) fn dispatch(cli: &Cli, engine: &PluginEngine) -> Result<(), u8> {
             args,
             plugin,
             collect_all,
+            timeout,
             json,
         } => call(
             engine,
@@ -63,7 +64,13 @@ pub(super) fn dispatch(cli: &Cli, engine: &PluginEngine) -> Result<(), u8> {
             kwargs.as_deref(),
             args.as_deref(),
             plugin.as_deref(),
-            *collect_all,
+            CallOptions::default()
+                .mode(if *collect_all {
+                    CallMode::CollectAll
+                } else {
+                    CallMode::FailFast
+                })
+                .timeout(*timeout),
             *json,
         ),
         Command::Docs { name } => match engine.markdown_docs(name) {
@@ -131,7 +138,7 @@ fn call(
     kwargs: Option<&str>,
     args: Option<&str>,
     plugin: Option<&str>,
-    collect_all: bool,
+    options: CallOptions,
     json: bool,
 ) -> Result<(), u8> {
     let kwargs: Option<serde_json::Map<String, serde_json::Value>> = parse_json("kwargs", kwargs)?;
@@ -144,14 +151,18 @@ fn call(
 
     let results = match plugin {
         Some(name) => vec![engine
-            .invoke_one(name, hook, &hook_args)
+            .invoke_one_with(name, hook, &hook_args, options)
             .map(|o| o.into_iter().collect())],
-        None if collect_all => engine
-            .invoke_collect(hook, &hook_args)
+        None if options.mode == CallMode::CollectAll => engine
+            .invoke_with(hook, &hook_args, options)
             .into_iter()
             .map(|r| r.map(|o| vec![o]))
             .collect(),
-        None => vec![engine.invoke(hook, &hook_args)],
+        // Fail-fast: the first failure alone, as `invoke` reports it.
+        None => vec![engine
+            .invoke_with(hook, &hook_args, options)
+            .into_iter()
+            .collect()],
     };
     let mut rows = Vec::new();
     let mut failed = false;
@@ -159,12 +170,33 @@ fn call(
         match result {
             Ok(outputs) => {
                 for output in outputs {
-                    let value = output.value.to_json().map_err(fail)?;
-                    rows.push(json!({
-                        "plugin": output.plugin.name,
-                        "version": output.plugin.version,
-                        "result": value,
-                    }));
+                    match output.value.to_json() {
+                        Ok(value) => rows.push(json!({
+                            "plugin": output.plugin.name,
+                            "version": output.plugin.version,
+                            "result": value,
+                        })),
+                        // One plugin's unshowable result is its own error, in its place;
+                        // the others' results are still printed.
+                        Err(failure) => {
+                            failed = true;
+                            let e = HookError::BadResult {
+                                plugin: (*output.plugin).clone(),
+                                hook: hook.to_string(),
+                                problem: if failure.exception == "NotJsonable" {
+                                    failure.message
+                                } else {
+                                    failure.summary()
+                                },
+                            };
+                            eprintln!("error: {e}");
+                            rows.push(json!({
+                                "plugin": output.plugin.name,
+                                "version": output.plugin.version,
+                                "error": e.to_string(),
+                            }));
+                        }
+                    }
                 }
             }
             Err(e) => {

@@ -61,6 +61,10 @@ pub fn main_exit_code() -> ExitCode {
             eprintln!("warning: cannot handle Ctrl-C and SIGTERM: {e}");
         }
     }
+    #[cfg(unix)]
+    if !is_server(&argv) {
+        die_quietly_on_closed_stdout();
+    }
     let code = run_from_args(argv);
     match crate::deps::cancelled_by_signal() {
         Some(sig) => {
@@ -68,6 +72,19 @@ pub fn main_exit_code() -> ExitCode {
             ExitCode::from(u8::try_from(128 + sig).unwrap_or(EXIT_FAILED))
         }
         None => ExitCode::from(code),
+    }
+}
+
+/// `racetrack-plugin list | head -1`: once the reader is gone, the command ends as
+/// Unix tools do (by SIGPIPE, silently) instead of panicking in `println!` on EPIPE.
+/// Rust ignores SIGPIPE at start-up for the sake of servers, which is why `serve` keeps
+/// that; only the stand-alone binary does this, never a Python host's process.
+#[cfg(unix)]
+fn die_quietly_on_closed_stdout() {
+    // SAFETY: only sets SIGPIPE's disposition back to the default; no handler of ours
+    // is replaced (Rust's runtime merely ignored it).
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

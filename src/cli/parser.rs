@@ -92,6 +92,10 @@ pub enum Command {
         /// Call every plugin even when one raises.
         #[arg(long)]
         collect_all: bool,
+        /// Longest each plugin's hook may run (seconds, e.g. 2.5); then it is a
+        /// timeout error and the call moves on.
+        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+        timeout: Option<std::time::Duration>,
         #[arg(long)]
         json: bool,
     },

@@ -2,11 +2,12 @@
 //! runtime's dispatcher; what a call's outcomes mean (results, [`HookError`]).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use thiserror::Error;
 
 use super::plugin::{LoadedPlugin, PluginRef};
-use super::runtime::CallTarget;
+use super::runtime::{CallFailure, CallTarget};
 use super::set::PluginSet;
 use super::PluginEngine;
 use crate::python::{HookArgs, PyFailure, PyValue};
@@ -28,6 +29,15 @@ pub enum HookError {
         hook: String,
         failure: Box<PyFailure>,
     },
+    /// The hook did not return within the call's time limit. The caller has moved on;
+    /// the hook was interrupted where Python allows (between bytecodes), while one
+    /// blocked in C code (a socket read, `time.sleep`) runs on until that returns.
+    #[error("plugin {plugin}: hook {hook} timed out after {}", humanize(*timeout))]
+    Timeout {
+        plugin: PluginRef,
+        hook: String,
+        timeout: Duration,
+    },
     #[error("plugin {plugin}: hook {hook} returned an unusable value: {problem}")]
     BadResult {
         plugin: PluginRef,
@@ -39,6 +49,10 @@ pub enum HookError {
         hook: String,
         failure: Box<PyFailure>,
     },
+    /// A Python host is exiting: hooks no longer start (the interpreter is about to
+    /// finalize).
+    #[error("hook {hook} not called: the Python host is exiting")]
+    HostExiting { hook: String },
     #[error("hook {hook}: no loaded plugin named {plugin}{}", if detail.is_empty() { String::new() } else { format!(" ({detail})") })]
     NoSuchPlugin {
         plugin: String,
@@ -52,7 +66,9 @@ impl HookError {
     /// The plugin at fault, when there is one.
     pub fn plugin(&self) -> Option<&PluginRef> {
         match self {
-            HookError::Raised { plugin, .. } | HookError::BadResult { plugin, .. } => Some(plugin),
+            HookError::Raised { plugin, .. }
+            | HookError::BadResult { plugin, .. }
+            | HookError::Timeout { plugin, .. } => Some(plugin),
             _ => None,
         }
     }
@@ -71,20 +87,102 @@ impl HookError {
     }
 }
 
+fn humanize(d: Duration) -> String {
+    format!("{}s", d.as_secs_f64())
+}
+
 /// Fail-fast (stop at the first raising plugin, as Racetrack does) or collect-all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CallMode {
+    #[default]
     FailFast,
     CollectAll,
+}
+
+/// How a hook call runs: [`CallMode`] and a time limit for each plugin's call.
+///
+/// ```
+/// # use std::time::Duration;
+/// # use racetrack_plugins::{CallMode, CallOptions};
+/// let options = CallOptions::default()
+///     .mode(CallMode::CollectAll)
+///     .timeout(Duration::from_secs(5));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CallOptions {
+    pub mode: CallMode,
+    /// Longest one plugin's hook may run; on expiry that plugin's outcome is
+    /// [`HookError::Timeout`] and the call moves on. `None`: no limit (the hook runs on
+    /// the caller's thread; with a limit it runs on a thread of its own).
+    pub timeout: Option<Duration>,
+}
+
+impl CallOptions {
+    pub fn mode(self, mode: CallMode) -> Self {
+        Self { mode, ..self }
+    }
+
+    pub fn timeout(self, timeout: impl Into<Option<Duration>>) -> Self {
+        Self {
+            timeout: timeout.into(),
+            ..self
+        }
+    }
+}
+
+impl From<CallMode> for CallOptions {
+    fn from(mode: CallMode) -> Self {
+        Self {
+            mode,
+            timeout: None,
+        }
+    }
 }
 
 impl PluginEngine {
     /// Calls `hook` on every loaded plugin that implements it, in order, and returns
     /// each result with its plugin. Stops at the first plugin that raises.
     pub fn invoke(&self, hook: &str, args: &HookArgs) -> Result<Vec<HookOutput>, HookError> {
-        self.invoke_with_mode(hook, args, CallMode::FailFast)
+        self.invoke_with_mode(hook, args, CallOptions::default())
             .into_iter()
             .collect()
+    }
+
+    /// [`invoke`](Self::invoke) or [`invoke_collect`](Self::invoke_collect) with a time
+    /// limit: each plugin's outcome in call order (with [`CallMode::FailFast`], up to
+    /// the first failure).
+    pub fn invoke_with(
+        &self,
+        hook: &str,
+        args: &HookArgs,
+        options: CallOptions,
+    ) -> Vec<Result<HookOutput, HookError>> {
+        self.invoke_with_mode(hook, args, options)
+    }
+
+    /// [`invoke_one`](Self::invoke_one) with [`CallOptions`] (a time limit).
+    pub fn invoke_one_with(
+        &self,
+        plugin: &str,
+        hook: &str,
+        args: &HookArgs,
+        options: CallOptions,
+    ) -> Result<Option<HookOutput>, HookError> {
+        let mut found = None;
+        self.invoke_each_on(
+            &self.current(),
+            hook,
+            Some((plugin, None)),
+            args,
+            options,
+            |p, r| {
+                found = Some(r.map(|value| HookOutput {
+                    plugin: p.origin.clone(),
+                    value,
+                }))
+            },
+        )?;
+        found.transpose()
     }
 
     /// Like [`invoke`](Self::invoke), but calls every plugin even when some raise.
@@ -93,7 +191,7 @@ impl PluginEngine {
         hook: &str,
         args: &HookArgs,
     ) -> Vec<Result<HookOutput, HookError>> {
-        self.invoke_with_mode(hook, args, CallMode::CollectAll)
+        self.invoke_with_mode(hook, args, CallMode::CollectAll.into())
     }
 
     /// Calls `hook` on one plugin only (the newest loaded version of that name). `Ok(None)`
@@ -104,21 +202,7 @@ impl PluginEngine {
         hook: &str,
         args: &HookArgs,
     ) -> Result<Option<HookOutput>, HookError> {
-        let mut found = None;
-        self.invoke_each_on(
-            &self.current(),
-            hook,
-            Some((plugin, None)),
-            args,
-            CallMode::FailFast,
-            |p, r| {
-                found = Some(r.map(|value| HookOutput {
-                    plugin: p.origin.clone(),
-                    value,
-                }))
-            },
-        )?;
-        found.transpose()
+        self.invoke_one_with(plugin, hook, args, CallOptions::default())
     }
 
     /// The lowest-level call, for front ends that keep the plugin of each outcome (the
@@ -131,21 +215,21 @@ impl PluginEngine {
         hook: &str,
         only_plugin: Option<(&str, Option<&str>)>,
         args: &HookArgs,
-        mode: CallMode,
+        options: impl Into<CallOptions>,
         each: impl FnMut(&Arc<LoadedPlugin>, Result<PyValue, HookError>),
     ) -> Result<(), HookError> {
-        self.invoke_each_on(&self.snapshot(), hook, only_plugin, args, mode, each)
+        self.invoke_each_on(&self.snapshot(), hook, only_plugin, args, options, each)
     }
 
     fn invoke_with_mode(
         &self,
         hook: &str,
         args: &HookArgs,
-        mode: CallMode,
+        options: CallOptions,
     ) -> Vec<Result<HookOutput, HookError>> {
         let set = self.current();
         let mut outputs = Vec::with_capacity(set.loaded().len());
-        let called = self.invoke_each_on(&set, hook, None, args, mode, |plugin, result| {
+        let called = self.invoke_each_on(&set, hook, None, args, options, |plugin, result| {
             outputs.push(result.map(|value| HookOutput {
                 plugin: plugin.origin.clone(),
                 value,
@@ -163,16 +247,24 @@ impl PluginEngine {
         hook: &str,
         only_plugin: Option<(&str, Option<&str>)>,
         args: &HookArgs,
-        mode: CallMode,
+        options: impl Into<CallOptions>,
         mut each: impl FnMut(&Arc<LoadedPlugin>, Result<PyValue, HookError>),
     ) -> Result<(), HookError> {
+        let options = options.into();
         let target = match only_plugin {
             None => CallTarget::All,
             Some((name, version)) => CallTarget::One(find_loaded(set, name, version, hook)?),
         };
         let debug = tracing::enabled!(tracing::Level::DEBUG);
-        let mut sink = |plugin: &Arc<LoadedPlugin>, result: Result<PyValue, Box<PyFailure>>| {
-            let result = result.map_err(|failure| HookError::raised_boxed(plugin, hook, failure));
+        let mut sink = |plugin: &Arc<LoadedPlugin>, result: Result<PyValue, CallFailure>| {
+            let result = result.map_err(|failure| match failure {
+                CallFailure::Raised(failure) => HookError::raised_boxed(plugin, hook, failure),
+                CallFailure::TimedOut => HookError::Timeout {
+                    plugin: PluginRef::clone(&plugin.origin),
+                    hook: hook.to_string(),
+                    timeout: options.timeout.unwrap_or_default(),
+                },
+            });
             if debug {
                 if let Err(e) = &result {
                     // The caller gets the error and decides how loud to be about it.
@@ -182,7 +274,14 @@ impl PluginEngine {
             each(plugin, result)
         };
         set.dispatcher
-            .call(hook, target, args, mode == CallMode::FailFast, &mut sink)
+            .call(
+                hook,
+                target,
+                args,
+                options.mode == CallMode::FailFast,
+                options.timeout,
+                &mut sink,
+            )
             .map_err(|failure| HookError::Arguments {
                 hook: hook.to_string(),
                 failure: Box::new(failure),

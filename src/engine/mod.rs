@@ -23,9 +23,11 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 pub use hooks::{JobType, PluginObject};
-pub use invoke::{CallMode, HookError, HookOutput};
+pub use invoke::{CallMode, CallOptions, HookError, HookOutput};
 pub use plugin::{LoadedPlugin, PluginInfo, PluginRef, PluginStatus};
-pub use runtime::{CallTarget, Dispatcher, LoadRequest, LoadedCode, OutcomeSink, Runtime};
+pub use runtime::{
+    CallFailure, CallTarget, Dispatcher, LoadRequest, LoadedCode, OutcomeSink, Runtime,
+};
 pub use set::PluginSet;
 
 use crate::archive::ExtractLimits;

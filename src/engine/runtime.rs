@@ -43,9 +43,19 @@ pub enum CallTarget<'a> {
     One(&'a LoadedPlugin),
 }
 
-/// One outcome of a hook call, handed to the caller as the call goes (a failure boxed,
-/// so the common outcome moves as two words).
-pub type OutcomeSink<'a> = dyn FnMut(&Arc<LoadedPlugin>, Result<PyValue, Box<PyFailure>>) + 'a;
+/// Why one plugin's hook gave no result. One word (a box, or the niche beside it), so
+/// the common outcome moves as two.
+#[derive(Debug)]
+pub enum CallFailure {
+    /// The hook raised.
+    Raised(Box<PyFailure>),
+    /// The hook did not return within the call's time limit; the runtime asked it to
+    /// stop and moved on.
+    TimedOut,
+}
+
+/// One outcome of a hook call, handed to the caller as the call goes.
+pub type OutcomeSink<'a> = dyn FnMut(&Arc<LoadedPlugin>, Result<PyValue, CallFailure>) + 'a;
 
 /// Runs plugin code.
 pub trait Runtime: Send + Sync + Debug {
@@ -71,13 +81,16 @@ pub trait Runtime: Send + Sync + Debug {
 pub trait Dispatcher: Send + Sync + Debug {
     /// Calls `hook` on `target` in call order with `args`, converted once for every
     /// plugin, handing each outcome to `each`; with `fail_fast`, stops after the first
-    /// failure. `Err` when the arguments cannot be converted (no plugin was called).
+    /// failure. With a `timeout`, each plugin's call that takes longer is abandoned
+    /// ([`CallFailure::TimedOut`]) and interrupted where the runtime can. `Err` when the
+    /// arguments cannot be converted (no plugin was called).
     fn call(
         &self,
         hook: &str,
         target: CallTarget<'_>,
         args: &HookArgs,
         fail_fast: bool,
+        timeout: Option<std::time::Duration>,
         each: &mut OutcomeSink<'_>,
     ) -> Result<(), PyFailure>;
 }

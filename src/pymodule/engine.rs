@@ -13,9 +13,10 @@ use super::errors::{engine_error, hook_error, new_error, Kind};
 use super::logging::with_python_logging;
 use crate::deps::Installer;
 use crate::engine::{
-    CallMode, HookError, LoadedPlugin, PluginEngine, DEFAULT_PLUGINS_DIR, DEFAULT_WATCH_INTERVAL,
-    PLUGINS_DIR_ENV,
+    CallOptions, HookError, LoadedPlugin, PluginEngine, DEFAULT_PLUGINS_DIR,
+    DEFAULT_WATCH_INTERVAL, PLUGINS_DIR_ENV,
 };
+use crate::python::InFlight;
 use crate::python::{HookArgs, ManifestView};
 
 /// Racetrack's plugin engine: loads the plugin zips of a directory and calls their
@@ -82,6 +83,21 @@ fn not_found(py: Python<'_>, name: &str, version: Option<&str>) -> PyErr {
     )
 }
 
+/// `timeout=` of the hook calls: seconds, positive and finite, or `None`.
+fn timeout_of(seconds: Option<f64>) -> PyResult<Option<Duration>> {
+    let Some(seconds) = seconds else {
+        return Ok(None);
+    };
+    if seconds <= 0.0 {
+        return Err(PyValueError::new_err(format!(
+            "timeout must be more than 0 seconds, not {seconds}"
+        )));
+    }
+    Duration::try_from_secs_f64(seconds)
+        .map(Some)
+        .map_err(|e| PyValueError::new_err(format!("timeout {seconds}: {e}")))
+}
+
 impl PyPluginEngine {
     /// Runs an engine operation that may load plugins, without the GIL.
     fn run<T: Send>(&self, py: Python<'_>, op: impl FnOnce(&PluginEngine) -> T + Send) -> T {
@@ -96,10 +112,11 @@ impl PyPluginEngine {
         py: Python<'py>,
         hook: &str,
         only_plugin: Option<(&str, Option<&str>)>,
-        args: &Bound<'py, PyTuple>,
-        kwargs: Option<&Bound<'py, PyDict>>,
+        (args, kwargs): (&Bound<'py, PyTuple>, Option<&Bound<'py, PyDict>>),
+        timeout: Option<f64>,
         mut each: impl FnMut(&std::sync::Arc<LoadedPlugin>, Bound<'py, PyAny>) -> PyResult<()>,
     ) -> PyResult<()> {
+        let options = CallOptions::default().timeout(timeout_of(timeout)?);
         let engine = &self.engine;
         let args = HookArgs::from_python(args, kwargs);
         let mut first_error: Option<PyErr> = None;
@@ -110,24 +127,25 @@ impl PyPluginEngine {
             if engine.changes_due() {
                 py.detach(|| engine.poll_changes());
             }
-            engine.invoke_each(
-                hook,
-                only_plugin,
-                &args,
-                CallMode::FailFast,
-                |plugin, result| {
-                    if first_error.is_some() {
-                        return;
-                    }
-                    let outcome = match result {
-                        Ok(value) => each(plugin, value.into_py().into_bound(py)),
-                        Err(e) => Err(hook_error(py, e)),
-                    };
-                    if let Err(e) = outcome {
-                        first_error = Some(e);
-                    }
-                },
-            )
+            // Known to the host's exit while plugin code runs on this thread (or its
+            // timed call's thread does): see `crate::python::stop_hooks_for_exit`.
+            let Some(_in_flight) = InFlight::enter(options.timeout.is_none()) else {
+                return Err(HookError::HostExiting {
+                    hook: hook.to_string(),
+                });
+            };
+            engine.invoke_each(hook, only_plugin, &args, options, |plugin, result| {
+                if first_error.is_some() {
+                    return;
+                }
+                let outcome = match result {
+                    Ok(value) => each(plugin, value.into_py().into_bound(py)),
+                    Err(e) => Err(hook_error(py, e)),
+                };
+                if let Err(e) = outcome {
+                    first_error = Some(e);
+                }
+            })
         });
         match (called, first_error) {
             (Err(HookError::NoSuchPlugin { plugin, .. }), _) => Err(new_error(
@@ -208,30 +226,34 @@ impl PyPluginEngine {
     /// `PluginCore.fatman_job_types`. Keyword arguments an implementation does not
     /// declare are not passed to it. The first plugin that raises stops the call with
     /// `PluginHookError`.
-    #[pyo3(signature = (hook, /, *args, **kwargs))]
+    #[pyo3(signature = (hook, /, *args, timeout=None, **kwargs))]
     fn invoke_plugin_hook<'py>(
         &self,
         py: Python<'py>,
         hook: &Bound<'py, PyAny>,
         args: &Bound<'py, PyTuple>,
+        timeout: Option<f64>,
         kwargs: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let hook = hook_name(hook)?;
         let list = PyList::empty(py);
-        self.call_hook(py, &hook, None, args, kwargs, |_, value| list.append(value))?;
+        self.call_hook(py, &hook, None, (args, kwargs), timeout, |_, value| {
+            list.append(value)
+        })?;
         Ok(list)
     }
 
     /// Calls `hook` on the loaded plugin `plugin_name` only (its newest version, as
     /// `find_plugin`); its result, or `None` when it does not implement the hook.
     /// Raises `PluginNotFoundError` when no such plugin is loaded.
-    #[pyo3(signature = (plugin_name, hook, /, *args, **kwargs))]
+    #[pyo3(signature = (plugin_name, hook, /, *args, timeout=None, **kwargs))]
     fn invoke_one_plugin_hook<'py>(
         &self,
         py: Python<'py>,
         plugin_name: &str,
         hook: &Bound<'py, PyAny>,
         args: &Bound<'py, PyTuple>,
+        timeout: Option<f64>,
         kwargs: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let hook = hook_name(hook)?;
@@ -240,8 +262,8 @@ impl PyPluginEngine {
             py,
             &hook,
             Some((plugin_name, None)),
-            args,
-            kwargs,
+            (args, kwargs),
+            timeout,
             |_, value| {
                 found = value;
                 Ok(())
@@ -253,13 +275,14 @@ impl PyPluginEngine {
     /// Calls `hook` on the plugin `plugin_data` describes (a `PluginData` of this
     /// engine, e.g. from `invoke_hook_with_origin`); its result, or `None` when it does
     /// not implement the hook. Raises `PluginNotFoundError` when it is no longer loaded.
-    #[pyo3(signature = (plugin_data, hook, /, *args, **kwargs))]
+    #[pyo3(signature = (plugin_data, hook, /, *args, timeout=None, **kwargs))]
     fn invoke_plugin_data_hook<'py>(
         &self,
         py: Python<'py>,
         plugin_data: &Bound<'py, PyAny>,
         hook: &Bound<'py, PyAny>,
         args: &Bound<'py, PyTuple>,
+        timeout: Option<f64>,
         kwargs: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let manifest = plugin_data.getattr("plugin_manifest")?;
@@ -271,8 +294,8 @@ impl PyPluginEngine {
             py,
             &hook,
             Some((&name, Some(&version))),
-            args,
-            kwargs,
+            (args, kwargs),
+            timeout,
             |_, value| {
                 found = value;
                 Ok(())
@@ -297,17 +320,18 @@ impl PyPluginEngine {
     }
     /// Like `invoke_plugin_hook`, but pairs every result with the `PluginData` of the
     /// plugin that returned it.
-    #[pyo3(signature = (hook, /, *args, **kwargs))]
+    #[pyo3(signature = (hook, /, *args, timeout=None, **kwargs))]
     fn invoke_hook_with_origin<'py>(
         &self,
         py: Python<'py>,
         hook: &Bound<'py, PyAny>,
         args: &Bound<'py, PyTuple>,
+        timeout: Option<f64>,
         kwargs: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let hook = hook_name(hook)?;
         let list = PyList::empty(py);
-        self.call_hook(py, &hook, None, args, kwargs, |plugin, value| {
+        self.call_hook(py, &hook, None, (args, kwargs), timeout, |plugin, value| {
             let data = PluginData::of(py, plugin)?;
             list.append(PyTuple::new(py, [data.into_bound(py).into_any(), value])?)
         })?;

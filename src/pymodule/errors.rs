@@ -1,8 +1,7 @@
 //! The exception classes of `racetrack_plugins.errors` (plain Python classes) and the
 //! conversion of engine errors into them.
 
-use pyo3::exceptions::PyException;
-use pyo3::exceptions::PySystemExit;
+use pyo3::exceptions::PyKeyboardInterrupt;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyModule, PyType};
@@ -20,10 +19,17 @@ pub(crate) enum Kind {
     Hook,
     Install,
     NotFound,
+    Timeout,
 }
 
 impl Kind {
-    const ALL: [Kind; 4] = [Kind::Plugin, Kind::Hook, Kind::Install, Kind::NotFound];
+    const ALL: [Kind; 5] = [
+        Kind::Plugin,
+        Kind::Hook,
+        Kind::Install,
+        Kind::NotFound,
+        Kind::Timeout,
+    ];
 
     fn class_name(self) -> &'static str {
         match self {
@@ -31,6 +37,7 @@ impl Kind {
             Kind::Hook => "PluginHookError",
             Kind::Install => "PluginInstallError",
             Kind::NotFound => "PluginNotFoundError",
+            Kind::Timeout => "HookTimeout",
         }
     }
 
@@ -39,11 +46,13 @@ impl Kind {
         static HOOK: PyOnceLock<Py<PyType>> = PyOnceLock::new();
         static INSTALL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
         static NOT_FOUND: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+        static TIMEOUT: PyOnceLock<Py<PyType>> = PyOnceLock::new();
         match self {
             Kind::Plugin => &PLUGIN,
             Kind::Hook => &HOOK,
             Kind::Install => &INSTALL,
             Kind::NotFound => &NOT_FOUND,
+            Kind::Timeout => &TIMEOUT,
         }
     }
 
@@ -108,11 +117,31 @@ pub(crate) fn engine_error(py: Python<'_>, kind: Kind, err: EngineError) -> PyEr
 }
 
 /// The error a hook's failure becomes: `PluginHookError` naming the plugin, with the
-/// original exception as `__cause__`. `SystemExit` is wrapped too (a plugin must not
-/// end the host); `KeyboardInterrupt` and other non-`Exception`s pass through, as they
-/// are the user's, not the plugin's.
+/// original exception as `__cause__`, whatever it is (`SystemExit`, pyo3's
+/// `PanicException`, any `BaseException`: a plugin must not end the host), except
+/// `KeyboardInterrupt`, which is the user's, not the plugin's. A hook over its time
+/// limit is `HookTimeout` (a `PluginHookError`).
 pub(crate) fn hook_error(py: Python<'_>, error: HookError) -> PyErr {
     let message = error.to_string();
+    if let HookError::Timeout {
+        plugin,
+        hook,
+        timeout,
+    } = &error
+    {
+        let kwargs = PyDict::new(py);
+        let filled = (|| -> PyResult<()> {
+            kwargs.set_item("plugin", &plugin.name)?;
+            kwargs.set_item("version", &plugin.version)?;
+            kwargs.set_item("hook", hook)?;
+            kwargs.set_item("timeout", timeout.as_secs_f64())?;
+            Ok(())
+        })();
+        if let Err(e) = filled {
+            return e;
+        }
+        return new_error_with(py, Kind::Timeout, message, Some(&kwargs));
+    }
     let HookError::Raised {
         plugin,
         hook,
@@ -123,7 +152,7 @@ pub(crate) fn hook_error(py: Python<'_>, error: HookError) -> PyErr {
     };
     let original = failure.to_err(py);
     if let Some(err) = &original {
-        if !err.is_instance_of::<PyException>(py) && !err.is_instance_of::<PySystemExit>(py) {
+        if err.is_instance_of::<PyKeyboardInterrupt>(py) {
             return err.clone_ref(py);
         }
     }

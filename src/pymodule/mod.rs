@@ -84,6 +84,20 @@ fn run_bundler_cli(py: Python<'_>, argv: Vec<String>) -> u8 {
     run_command(py, || crate::bundle_cli::bundler_from_args(argv))
 }
 
+/// `atexit` hook: hooks still running in other threads are stopped before the
+/// interpreter finalizes (a thread ended by finalization inside the engine's frames
+/// would crash the process). Waits at most 5 s for hooks blocked in C code.
+#[pyfunction]
+fn _stop_hooks_at_exit(py: Python<'_>) {
+    let left = crate::python::stop_hooks_for_exit(py, std::time::Duration::from_secs(5));
+    if left > 0 {
+        eprintln!(
+            "racetrack_plugins: {left} hook call(s) still blocked in C code at exit; \
+             the interpreter may abort"
+        );
+    }
+}
+
 // Not yet tested on a free-threaded (3.13t) build, so the module asks for the GIL there
 // rather than claim a safety nobody checked.
 #[pymodule(gil_used = true)]
@@ -98,5 +112,7 @@ pub fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_bundle_manifest, m)?)?;
     m.add_function(wrap_pyfunction!(run_bundler_cli, m)?)?;
     errors::add_to_module(m)?;
+    let stop = wrap_pyfunction!(_stop_hooks_at_exit, m)?;
+    m.py().import("atexit")?.call_method1("register", (stop,))?;
     Ok(())
 }

@@ -7,6 +7,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyTuple};
@@ -110,9 +111,13 @@ impl HookMethod {
         let args = sliced.as_ref().unwrap_or(args);
         match kwargs.for_method(py, self, plugin, hook)? {
             Keywords::Prepared(prepared) => call_with_keywords(py, method, args, prepared),
-            Keywords::Dict(kwargs) => method.call(args, Some(&kwargs)),
-            Keywords::None if args.is_empty() => method.call0(),
-            Keywords::None => method.call1(args),
+            Keywords::Dict(kwargs) => call_generic(py, method, args, Some(&kwargs)),
+            Keywords::None if args.is_empty() => {
+                // SAFETY: `method` is alive for the call; the result is a new reference
+                // or NULL with an exception set.
+                unsafe { owned_or_raised(py, ffi::PyObject_CallNoArgs(method.as_ptr())) }
+            }
+            Keywords::None => call_generic(py, method, args, None),
         }
     }
 }
@@ -158,6 +163,79 @@ impl HookMethod {
     }
 }
 
+/// The result of a C API call returning a new reference, or the exception it raised,
+/// whatever its type. pyo3's own fetch turns a `PanicException` back into a Rust panic,
+/// which would take the host down for an exception that a plugin raised (or let
+/// escape from a pyo3-built library): here it is the hook's error like any other.
+///
+/// # Safety
+/// The thread is attached and `result` is a new reference, or NULL with an exception set.
+unsafe fn owned_or_raised<'py>(
+    py: Python<'py>,
+    result: *mut ffi::PyObject,
+) -> PyResult<Bound<'py, PyAny>> {
+    if !result.is_null() {
+        return Ok(Bound::from_owned_ptr(py, result));
+    }
+    Err(take_raised(py))
+}
+
+/// Takes the raised exception without pyo3's panic resumption (see [`owned_or_raised`]).
+///
+/// # Safety
+/// The thread is attached.
+#[cfg(Py_3_12)]
+unsafe fn take_raised(py: Python<'_>) -> PyErr {
+    let exc = ffi::PyErr_GetRaisedException();
+    if exc.is_null() {
+        return pyo3::exceptions::PySystemError::new_err("hook call failed without an exception");
+    }
+    PyErr::from_value(Bound::from_owned_ptr(py, exc))
+}
+
+/// Takes the raised exception without pyo3's panic resumption (see [`owned_or_raised`]).
+///
+/// # Safety
+/// The thread is attached.
+#[cfg(not(Py_3_12))]
+unsafe fn take_raised(py: Python<'_>) -> PyErr {
+    let mut kind = std::ptr::null_mut();
+    let mut value = std::ptr::null_mut();
+    let mut traceback = std::ptr::null_mut();
+    ffi::PyErr_Fetch(&mut kind, &mut value, &mut traceback);
+    if kind.is_null() {
+        return pyo3::exceptions::PySystemError::new_err("hook call failed without an exception");
+    }
+    ffi::PyErr_NormalizeException(&mut kind, &mut value, &mut traceback);
+    if !traceback.is_null() && !value.is_null() {
+        ffi::PyException_SetTraceback(value, traceback);
+    }
+    ffi::Py_XDECREF(kind);
+    ffi::Py_XDECREF(traceback);
+    if value.is_null() {
+        return pyo3::exceptions::PySystemError::new_err("hook call failed without an exception");
+    }
+    PyErr::from_value(Bound::from_owned_ptr(py, value))
+}
+
+/// A call with a positional tuple and an optional keyword dict (the generic way).
+fn call_generic<'py>(
+    py: Python<'py>,
+    method: &Bound<'py, PyAny>,
+    args: &Bound<'py, PyTuple>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let kwargs = kwargs.map_or(std::ptr::null_mut(), |k| k.as_ptr());
+    // SAFETY: `method`, `args` and `kwargs` (or NULL) are alive for the call; the result
+    // is a new reference or NULL with an exception set.
+    unsafe {
+        owned_or_raised(
+            py,
+            ffi::PyObject_Call(method.as_ptr(), args.as_ptr(), kwargs),
+        )
+    }
+}
+
 /// Keywords for one implementation, as [`SharedKwargs::for_method`] finds them.
 enum Keywords<'a, 'py> {
     None,
@@ -183,7 +261,6 @@ fn call_with_keywords<'py>(
     args: &Bound<'py, PyTuple>,
     prepared: &Prepared<'py>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    use pyo3::ffi;
     const INLINE: usize = 16;
     let nargs = args.len();
     let total = 1 + nargs + prepared.values.len();
@@ -213,7 +290,7 @@ fn call_with_keywords<'py>(
             nargs | ffi::PY_VECTORCALL_ARGUMENTS_OFFSET,
             prepared.names.as_ptr(),
         );
-        Bound::from_owned_ptr_or_err(py, result)
+        owned_or_raised(py, result)
     }
 }
 
@@ -228,7 +305,7 @@ fn call_with_keywords<'py>(
     for (name, value) in prepared.names.iter().zip(&prepared.values) {
         kwargs.set_item(name, value)?;
     }
-    method.call(args, Some(&kwargs))
+    call_generic(py, method, args, Some(&kwargs))
 }
 
 /// The keyword arguments of one hook call, shared by every plugin of that call: key

@@ -4,7 +4,7 @@ use pyo3::prelude::*;
 
 use super::value::ManifestView;
 use super::{support_module, PyFailure};
-use crate::engine::LoadRequest;
+use crate::engine::{LoadRequest, LoadedPlugin};
 
 /// Imports `plugin.py` and instantiates `Plugin`, with `plugin_manifest`, `plugin_dir`
 /// and `config_path` set on the class first. Any exception, `SystemExit` included,
@@ -38,9 +38,24 @@ pub(crate) fn load_plugin(
     run().map_err(|e| PyFailure::from_err(py, &e))
 }
 
-/// Forgets a plugin's module, so a deleted plugin's code can be collected.
-pub(crate) fn unload_module(py: Python<'_>, module_name: &str) {
-    if let Ok(support) = support_module(py) {
-        let _ = support.call_method1("unload_module", (module_name,));
+/// Calls the instance's `on_unload()` (when it has one), then forgets its module, so
+/// a replaced or deleted plugin stops its threads and its code can be collected. What
+/// `on_unload` raises is logged: the plugin is going anyway.
+pub(crate) fn unload_plugin(py: Python<'_>, plugin: &LoadedPlugin) {
+    let span = tracing::debug_span!("unload", plugin = plugin.name(), version = plugin.version());
+    let _entered = span.enter();
+    let unloaded = support_module(py).and_then(|support| {
+        support.call_method1(
+            "unload_plugin",
+            (&plugin.module_name, plugin.instance.as_py().bind(py)),
+        )
+    });
+    if let Err(e) = unloaded {
+        tracing::warn!(
+            plugin = plugin.name(),
+            version = plugin.version(),
+            "on_unload raised {}",
+            PyFailure::from_err(py, &e)
+        );
     }
 }

@@ -5,8 +5,10 @@
 //! [`PyFailure`]). It may not decide which plugins load or in what order: that is the
 //! engine's.
 
+mod deadline;
 mod failure;
 mod hook;
+mod in_flight;
 mod loader;
 mod runtime;
 mod support;
@@ -14,6 +16,7 @@ mod value;
 
 pub use failure::PyFailure;
 pub use hook::{CallPolicy, HookMethod};
+pub use in_flight::{host_exiting, stop_all as stop_hooks_for_exit, InFlight};
 pub use runtime::PythonRuntime;
 pub use value::{HookArgs, ManifestView, PyValue};
 

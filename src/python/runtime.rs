@@ -4,16 +4,18 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
+use super::deadline::{call_with_timeout, Timed};
 use super::hook::{HookMethod, SharedKwargs};
-use super::loader::{self, unload_module};
+use super::loader::{self, unload_plugin};
 use super::{support_module, InterpreterInfo, PyFailure, PyValue};
 use crate::engine::{
-    CallTarget, Dispatcher, LoadRequest, LoadedCode, LoadedPlugin, OutcomeSink, Runtime,
+    CallFailure, CallTarget, Dispatcher, LoadRequest, LoadedCode, LoadedPlugin, OutcomeSink,
+    Runtime,
 };
 use crate::python::HookArgs;
 
@@ -67,7 +69,7 @@ impl Runtime for PythonRuntime {
         }
         Python::attach(|py| {
             for plugin in plugins {
-                unload_module(py, &plugin.module_name);
+                unload_plugin(py, plugin);
             }
         });
     }
@@ -91,7 +93,8 @@ impl Runtime for PythonRuntime {
 #[derive(Debug)]
 struct BoundHook {
     plugin: Arc<LoadedPlugin>,
-    method: HookMethod,
+    /// Shared with a timed call's thread.
+    method: Arc<HookMethod>,
 }
 
 /// Calls hooks on one loaded set, with the bound methods of each hook looked up (and
@@ -117,7 +120,7 @@ impl PythonDispatcher {
             match HookMethod::resolve(py, plugin.instance.as_py(), &name) {
                 Ok(Some(method)) => table.push(BoundHook {
                     plugin: plugin.clone(),
-                    method,
+                    method: Arc::new(method),
                 }),
                 Ok(None) => {}
                 Err(failure) => tracing::warn!(
@@ -144,6 +147,7 @@ impl Dispatcher for PythonDispatcher {
         target: CallTarget<'_>,
         args: &HookArgs,
         fail_fast: bool,
+        timeout: Option<Duration>,
         each: &mut OutcomeSink<'_>,
     ) -> Result<(), PyFailure> {
         Python::attach(|py| {
@@ -172,24 +176,38 @@ impl Dispatcher for PythonDispatcher {
                 };
                 let _entered = span.enter();
                 let started = debug.then(Instant::now);
-                let result =
-                    bound
+                let outcome = match timeout {
+                    None => bound
                         .method
-                        .call_shared(py, &args, &mut shared_kwargs, plugin.name(), hook);
+                        .call_shared(py, &args, &mut shared_kwargs, plugin.name(), hook)
+                        .map(|value| PyValue::new(value.unbind()))
+                        .map_err(|err| {
+                            CallFailure::Raised(Box::new(PyFailure::from_err(py, &err)))
+                        }),
+                    Some(limit) => match call_with_timeout(
+                        py,
+                        bound.method.clone(),
+                        &args,
+                        kwargs.as_ref(),
+                        plugin.name(),
+                        hook,
+                        limit,
+                    ) {
+                        Timed::Done(result) => {
+                            result.map(PyValue::new).map_err(CallFailure::Raised)
+                        }
+                        Timed::TimedOut => Err(CallFailure::TimedOut),
+                    },
+                };
                 if let Some(started) = started {
                     tracing::debug!(
                         elapsed_us = started.elapsed().as_secs_f64() * 1e6,
-                        ok = result.is_ok(),
+                        ok = outcome.is_ok(),
                         "hook called"
                     );
                 }
-                let failed = result.is_err();
-                each(
-                    plugin,
-                    result
-                        .map(|value| PyValue::new(value.unbind()))
-                        .map_err(|err| Box::new(PyFailure::from_err(py, &err))),
-                );
+                let failed = outcome.is_err();
+                each(plugin, outcome);
                 if failed && fail_fast {
                     break;
                 }

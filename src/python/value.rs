@@ -294,6 +294,9 @@ impl PyValue {
     }
 
     /// JSON view: paths become strings, models their dicts, anything else its repr.
+    /// What JSON cannot hold faithfully (NaN, integers beyond 2^53, colliding keys,
+    /// cycles, too large or deep, lone surrogates, a raising `repr`) is an error
+    /// (`NotJsonable`) naming where in the value it is.
     pub fn to_json(&self) -> Result<serde_json::Value, PyFailure> {
         Python::attach(|py| self.to_json_with(py))
     }

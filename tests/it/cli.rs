@@ -347,3 +347,122 @@ fn output_snapshots() {
         settings.bind(|| insta::assert_snapshot!(*name, transcript(&out)));
     }
 }
+
+#[test]
+fn call_json_reports_an_unshowable_result_in_its_place_and_keeps_the_others() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases = [
+        ("a-shared", "        x = ['leaf']\n        for _ in range(60):\n            x = [x, x]\n        return x", "more than"),
+        ("b-bigint", "        return {'n': 2**100}", "result['n']: integer beyond JSON's safe range"),
+        ("c-repr", "        class Bad:\n            def __repr__(self):\n                raise RuntimeError('no repr')\n        return [Bad()]", "repr() of a Bad raised RuntimeError: no repr"),
+        ("d-surrogate", "        return 'a\\udc80'", "lone surrogate"),
+        ("e-nan", "        return float('nan')", "nan is not a JSON number"),
+        ("f-keys", "        return {1: 'a', '1': 'b'}", "keys 1 and '1' are both '1' in JSON"),
+        ("g-cycle", "        x = []\n        x.append(x)\n        return x", "a cycle"),
+    ];
+    for (i, (name, body, _)) in cases.iter().enumerate() {
+        simple_plugin(name, "1.0", &format!("    def answer(self):\n{body}"))
+            .priority(i as i64)
+            .write_into(tmp.path());
+    }
+    simple_plugin(
+        "z-fine",
+        "1.0",
+        "    def answer(self):\n        return {'ok': [1, 2.5]}",
+    )
+    .priority(99)
+    .write_into(tmp.path());
+    let started = std::time::Instant::now();
+    let out = cli(tmp.path(), &["call", "answer", "--json"]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let rows = json(&out);
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), cases.len() + 1, "{rows:?}");
+    for ((name, _, problem), row) in cases.iter().zip(rows) {
+        assert_eq!(row["plugin"], *name, "{row}");
+        assert_eq!(row["version"], "1.0");
+        assert!(row.get("result").is_none(), "{row}");
+        let error = row["error"].as_str().unwrap();
+        assert!(error.contains(&format!("plugin {name} 1.0")), "{error}");
+        assert!(error.contains("hook answer"), "{error}");
+        assert!(error.contains(problem), "{name}: {error}");
+        assert!(stderr(&out).contains(error), "{}", stderr(&out));
+    }
+    assert_eq!(
+        rows[cases.len()],
+        serde_json::json!({"plugin": "z-fine", "version": "1.0", "result": {"ok": [1, 2.5]}})
+    );
+}
+
+#[test]
+fn list_into_a_closed_pipe_ends_quietly() {
+    let tmp = tempfile::tempdir().unwrap();
+    for i in 0..40 {
+        simple_plugin(
+            &format!("p{i}"),
+            "1.0",
+            "    def x(self):\n        return 1",
+        )
+        .write_into(tmp.path());
+    }
+    // `racetrack-plugin list | head -0`: the reader is gone before anything is written.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_racetrack-plugin"))
+        .arg("--plugins-dir")
+        .arg(tmp.path())
+        .arg("list")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_ne!(out.status.code(), Some(101), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+}
+
+#[test]
+fn call_timeout_reports_the_slow_plugin_and_moves_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Blocked in C (time.sleep): not interruptible, so the CLI leaves it behind.
+    simple_plugin(
+        "sleeper",
+        "1.0",
+        "    def work(self):\n        import time\n        time.sleep(60)",
+    )
+    .priority(1)
+    .write_into(tmp.path());
+    simple_plugin("quick", "1.0", "    def work(self):\n        return 'done'")
+        .priority(2)
+        .write_into(tmp.path());
+    let started = std::time::Instant::now();
+    let out = cli(
+        tmp.path(),
+        &[
+            "call",
+            "work",
+            "--collect-all",
+            "--timeout",
+            "0.5",
+            "--json",
+        ],
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        json(&out),
+        serde_json::json!([
+            {"plugin": "sleeper", "version": "1.0", "error": "plugin sleeper 1.0: hook work timed out after 0.5s"},
+            {"plugin": "quick", "version": "1.0", "result": "done"},
+        ])
+    );
+    assert!(stderr(&out).contains("error: plugin sleeper 1.0: hook work timed out after 0.5s"));
+
+    let out = cli(tmp.path(), &["call", "work", "--timeout=0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("0 is not a positive number of seconds"),
+        "{}",
+        stderr(&out)
+    );
+}

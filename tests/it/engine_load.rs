@@ -533,10 +533,12 @@ fn plugin_code_runs_only_through_the_runtime() {
             target: CallTarget<'_>,
             args: &HookArgs,
             fail_fast: bool,
+            timeout: Option<std::time::Duration>,
             each: &mut OutcomeSink<'_>,
         ) -> Result<(), PyFailure> {
             self.seen.lock().unwrap().calls.push(hook.to_string());
-            self.inner.call(hook, target, args, fail_fast, each)
+            self.inner
+                .call(hook, target, args, fail_fast, timeout, each)
         }
     }
 

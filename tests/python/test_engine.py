@@ -388,3 +388,100 @@ def test_status_rows_have_one_shape_with_an_error_kind(plugins_dir: Path) -> Non
 
 def data_of(engine: PluginEngine, name: str) -> Any:
     return engine.find_plugin(name)
+
+
+UNLOADING_PLUGIN = """
+import threading
+
+class Plugin:
+    def __init__(self):
+        self.stop = threading.Event()
+        # The thread holds the event, not the instance, so only the engine keeps it.
+        self.thread = threading.Thread(target=self.stop.wait, name="rt-unload-watcher", daemon=True)
+        self.thread.start()
+
+    def on_unload(self):
+        self.stop.set()
+
+    def me(self):
+        return self
+"""
+
+
+def _unload_watchers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "rt-unload-watcher"]
+
+
+def test_replaced_and_deleted_instances_hear_on_unload_and_are_collected(
+    tmp_path: Path, plugins_dir: Path
+) -> None:
+    import gc
+    import weakref
+
+    engine = PluginEngine(plugins_dir)
+    install(engine, write_plugin_zip(tmp_path / "z", "watching", "1.0", UNLOADING_PLUGIN))
+    first = weakref.ref(engine.invoke_one_plugin_hook("watching", "me"))
+    other = write_plugin_zip(tmp_path / "z", "unrelated", "1.0", "class Plugin:\n    pass\n")
+    for _ in range(4):
+        install(engine, other)
+        engine.delete_plugin_by_name("unrelated")
+    current = engine.invoke_one_plugin_hook("watching", "me").thread
+    for thread in _unload_watchers():
+        if thread is not current:
+            thread.join(timeout=10)
+    # Every reload made a new instance; each replaced one stopped its thread.
+    assert [t for t in _unload_watchers() if t.is_alive()] == [current]
+    del current
+    gc.collect()
+    assert first() is None, gc.get_referrers(first())
+    engine.delete_plugin_by_name("watching")
+    for thread in _unload_watchers():
+        thread.join(timeout=10)
+    assert not any(t.is_alive() for t in _unload_watchers())
+
+
+EXITING_HOST = """
+import sys, threading, zipfile, pathlib
+from racetrack_plugins import PluginEngine
+
+root = pathlib.Path(sys.argv[1])
+zip_path = root / "spin-1.0.zip"
+with zipfile.ZipFile(zip_path, "w") as zf:
+    zf.writestr("plugin-manifest.yaml", "name: spin\\nversion: '1.0'\\n")
+    zf.writestr(
+        "plugin.py",
+        "class Plugin:\\n"
+        "    def spin(self, started):\\n"
+        "        started.set()\\n"
+        "        while True:\\n"
+        "            pass\\n",
+    )
+engine = PluginEngine(root / "plugins")
+engine.upload_plugin(zip_path.name, zip_path.read_bytes())
+timeout = float(sys.argv[2]) if len(sys.argv) > 2 else None
+started = threading.Event()
+
+def call():
+    try:
+        engine.invoke_plugin_hook("spin", started, timeout=timeout)
+    except BaseException as e:
+        print("hook ended:", type(e).__name__, flush=True)
+
+threading.Thread(target=call, daemon=True).start()
+started.wait()
+print("main exits", flush=True)
+"""
+
+
+@pytest.mark.parametrize("timeout", [None, "300"])
+def test_host_exits_cleanly_while_a_cpu_bound_hook_runs(tmp_path: Path, timeout: Any) -> None:
+    import subprocess
+    import sys
+
+    script = tmp_path / "host.py"
+    script.write_text(EXITING_HOST)
+    argv = [sys.executable, str(script), str(tmp_path)] + ([timeout] if timeout else [])
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, (done.returncode, done.stdout, done.stderr)
+    assert "main exits" in done.stdout
+    assert "Fatal Python error" not in done.stderr

@@ -12,6 +12,8 @@ import pytest
 
 from racetrack_plugins import PluginCore, PluginEngine, PluginError, PluginHookError
 
+from conftest import write_plugin_zip
+
 FAILING = """
     class DeployRefused(RuntimeError):
         pass
@@ -140,3 +142,46 @@ def test_a_rejected_upload_says_which_file_failed_and_why(plugins_dir: Path, mak
     assert "broken-1.0.0.zip/plugin.py: loading the plugin raised: LookupError: no such table" in text
     assert text.count("nothing was installed") == 1
     assert engine.plugins_status() == []
+
+
+def test_every_exception_a_hook_raises_is_that_hooks_error(tmp_path: Path, plugins_dir: Path) -> None:
+    code = """
+        class Boom(BaseException):
+            pass
+
+        class Plugin:
+            def act(self):
+                raise Boom("bang")
+    """
+    engine = PluginEngine(plugins_dir)
+    zip_path = write_plugin_zip(tmp_path / "z", "bomber", "1.0", code)
+    engine.upload_plugin(zip_path.name, zip_path.read_bytes())
+    with pytest.raises(PluginHookError) as info:
+        engine.invoke_plugin_hook("act")
+    assert info.value.plugin == "bomber" and info.value.hook == "act"
+    assert type(info.value.__cause__).__name__ == "Boom"
+    assert "Boom: bang" in str(info.value)
+
+
+def test_timeout_keyword_interrupts_a_slow_hook_with_hook_timeout(
+    tmp_path: Path, plugins_dir: Path
+) -> None:
+    from racetrack_plugins import HookTimeout
+
+    engine = PluginEngine(plugins_dir)
+    for name, priority, code in [
+        ("spin", 1, "class Plugin:\n    def work(self, n=0):\n        while True:\n            pass\n"),
+        ("fast", 2, "class Plugin:\n    def work(self, n=0):\n        return n\n"),
+    ]:
+        zip_path = write_plugin_zip(tmp_path / "z", name, "1.0", code, priority=priority)
+        engine.upload_plugin(zip_path.name, zip_path.read_bytes())
+    with pytest.raises(HookTimeout) as info:
+        engine.invoke_plugin_hook("work", n=5, timeout=0.3)
+    assert isinstance(info.value, PluginHookError)
+    assert (info.value.plugin, info.value.version, info.value.hook) == ("spin", "1.0", "work")
+    assert info.value.timeout == 0.3
+    assert str(info.value) == "plugin spin 1.0: hook work timed out after 0.3s"
+    # `timeout` is the engine's keyword, never passed to the hook.
+    assert engine.invoke_one_plugin_hook("fast", "work", n=5, timeout=5) == 5
+    with pytest.raises(ValueError, match="more than 0 seconds"):
+        engine.invoke_plugin_hook("work", timeout=0)

@@ -182,15 +182,52 @@ def test_to_jsonable_converts_what_hooks_return() -> None:
     }
 
 
-def test_to_jsonable_stops_at_deep_or_cyclic_values() -> None:
+def test_to_jsonable_reports_what_json_cannot_hold_faithfully() -> None:
     cyclic: list[Any] = []
     cyclic.append(cyclic)
-    out = _support.to_jsonable(cyclic)
-    depth = 0
-    while isinstance(out, list):
-        out, depth = out[0], depth + 1
-    assert isinstance(out, str)
-    assert depth == 65
+
+    class BadRepr:
+        def __repr__(self) -> str:
+            raise RuntimeError("repr exploded")
+
+    cases = {
+        "cycle": ({"a": cyclic}, "result['a'][0]: a cycle"),
+        "deep": (_nest(300), "nested deeper than"),
+        "big int": ({"n": 2**100}, "result['n']: integer beyond JSON's safe range"),
+        "nan": ([1.0, float("nan")], "result[1]: nan is not a JSON number"),
+        "inf": ({"x": float("-inf")}, "-inf is not a JSON number"),
+        "keys": ({1: "a", "1": "b"}, "keys 1 and '1' are both '1' in JSON"),
+        "surrogate": ({"s": "a\udc80"}, "result['s']: text with a lone surrogate"),
+        "repr": ([BadRepr()], "result[0]: repr() of a BadRepr raised RuntimeError: repr exploded"),
+        "bytes": (b"\xff", "bytes that are not UTF-8"),
+    }
+    for name, (value, message) in cases.items():
+        with pytest.raises(_support.NotJsonable) as info:
+            _support.to_jsonable(value)
+        assert message in str(info.value), name
+    assert _support.to_jsonable(2**53 - 1) == 2**53 - 1
+
+
+def test_to_jsonable_stops_shared_parts_from_expanding_exponentially() -> None:
+    import time
+
+    shared: list[Any] = ["leaf"]
+    for _ in range(60):
+        shared = [shared, shared]
+    started = time.monotonic()
+    with pytest.raises(_support.NotJsonable, match="more than 250000 values"):
+        _support.to_jsonable(shared)
+    assert time.monotonic() - started < 30
+    # Shared but small is fine: each appearance is written out.
+    part = {"x": 1}
+    assert _support.to_jsonable([part, part]) == [{"x": 1}, {"x": 1}]
+
+
+def _nest(depth: int) -> Any:
+    value: Any = "bottom"
+    for _ in range(depth):
+        value = [value]
+    return value
 
 
 def test_record_view_reads_as_attributes_and_as_a_mapping() -> None:
