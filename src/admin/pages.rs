@@ -12,9 +12,11 @@ use axum::routing::get;
 use axum::{Form, Router};
 use serde::Deserialize;
 
-use super::api::{self, check_part, ApiError};
 use super::auth::{check_token, set_cookie, LoginFailure, PageCtx, CSRF_COOKIE, SESSION_COOKIE};
+use super::error::ApiError;
 use super::html::{esc, markdown, page, respond, url_part, Tab};
+use super::input::check_part;
+use super::operations as api;
 use super::users::User;
 use super::AppState;
 use crate::engine::PluginInfo;
@@ -446,7 +448,7 @@ async fn upload(State(state): State<AppState>, ctx: PageCtx, request: Request) -
         Ok(u) => u,
         Err(r) => return *r,
     };
-    let upload = match api::read_multipart(&state, request).await {
+    let upload = match super::input::read_multipart(&state, request).await {
         Ok(u) => u,
         Err(e) => {
             let status = e.status;
