@@ -2,7 +2,7 @@
 //! `racetrack` client works unchanged: the routes, their extractors and their JSON.
 //! Errors are JSON `{"error": "..."}`; routes that answer nothing answer JSON `null`
 //! (the client fails on a body without a type). What a route does to the plugins
-//! lives in [`super::operations`], shared with the pages; this module may not call
+//! lives in `operations`, shared with the pages; this module may not call
 //! the engine itself.
 
 use axum::body::Bytes;

@@ -1,13 +1,13 @@
-//! The server-rendered pages: [`login`] (log in and out), [`list`] (the plugin list
-//! every user sees), [`docs`] (a plugin's docs), and the staff-only Dashboard
-//! Administration page, [`admin`] (upload, delete with a confirmation) and [`config`]
+//! The server-rendered pages: `login` (log in and out), `list` (the plugin list
+//! every user sees), `docs` (a plugin's docs), and the staff-only Dashboard
+//! Administration page, `admin` (upload, delete with a confirmation) and `config`
 //! (the config editor). Plain forms, no script: each POST carries a CSRF token and
 //! answers with a redirect (303) or the page with an error.
 //!
 //! This module owns the routes and what every page shares: the visitor checks
 //! (login, staff, CSRF, plain `{name}/{version}`), the error and 403 pages, redirects
 //! and cookies. The page frame and escaping are [`super::html`]'s. Pages may not call
-//! the engine: what they do to plugins is [`super::operations`], as for the API.
+//! the engine: what they do to plugins is `operations`, as for the API.
 
 mod admin;
 mod config;
