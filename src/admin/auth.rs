@@ -15,7 +15,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use subtle::ConstantTimeEq;
 
-use super::api::ApiError;
+use super::error::ApiError;
 use super::users::{random_token, User};
 use super::{AdminError, AppState};
 

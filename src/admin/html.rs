@@ -18,6 +18,11 @@ pub fn esc(text: &str) -> String {
     out
 }
 
+/// An error box (`role="alert"`, so screen readers announce it) holding `text`.
+pub fn alert(text: &str) -> String {
+    format!("<div class=\"alert\" role=\"alert\">{}</div>", esc(text))
+}
+
 /// Escapes a string for use inside a URL path segment.
 pub fn url_part(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

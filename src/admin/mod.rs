@@ -4,13 +4,20 @@
 //! run by `racetrack-plugin serve`.
 //!
 //! Submodules: [`users`] (users file, token checks), [`ratelimit`] (failed logins),
-//! [`auth`] (callers, sessions, CSRF), [`api`] (JSON routes), [`pages`] and [`html`]
-//! (server-rendered pages), [`audit`] (audit log), [`serve`] (the CLI commands).
+//! [`auth`] (callers, sessions, CSRF), `input` (checks of path names, file names and
+//! upload bodies), `operations` (what the API and the pages do to plugins, audited,
+//! with the 409 in-progress set), [`error`] (the error answer and its statuses),
+//! [`api`] (JSON routes), [`pages`] and [`html`] (server-rendered pages), [`audit`]
+//! (audit log), [`serve`] (the CLI commands). Only `operations` calls the engine's
+//! install, delete and config methods, so both front ends do them the same way.
 
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod error;
 pub mod html;
+mod input;
+mod operations;
 pub mod pages;
 pub mod ratelimit;
 pub mod serve;
