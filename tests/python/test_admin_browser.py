@@ -9,13 +9,12 @@ from typing import Iterator
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import NoAlertPresentException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from admin_support import Admin, admin, plugin_zip, sample_zip  # noqa: F401  (fixture)
@@ -59,15 +58,30 @@ class Steps:
 
 
 def navigate(driver: WebDriver, action: "WebElement | str", keys: str = "") -> None:
-    """Clicks (or types ``keys`` into) an element and waits for the next page to load."""
-    old = driver.find_element(By.TAG_NAME, "html")
+    """Clicks (or types ``keys`` into) an element and waits for the next page to load.
+
+    The old page is marked with a script variable, and the next page is the one without
+    it. (Waiting for the old ``<html>`` element to go stale races with ChromeDriver,
+    which may answer "node does not belong to the document" mid-navigation.)
+    """
+    driver.execute_script("window.__leaving = true;")
     element = driver.find_element(By.CSS_SELECTOR, action) if isinstance(action, str) else action
     if keys:
         element.send_keys(keys)
     else:
         element.click()
-    WebDriverWait(driver, 120).until(expected_conditions.staleness_of(old))
-    WebDriverWait(driver, 120).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+    def next_page_loaded(d: WebDriver) -> bool:
+        try:
+            return bool(
+                d.execute_script(
+                    "return window.__leaving === undefined && document.readyState === 'complete'"
+                )
+            )
+        except WebDriverException:
+            return False  # mid-navigation: ask again
+
+    WebDriverWait(driver, 120).until(next_page_loaded)
 
 
 def login(driver: WebDriver, url: str, name: str, token: str) -> None:
