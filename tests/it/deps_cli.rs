@@ -17,9 +17,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::common::wheels::Wheel;
-use crate::common::PluginSrc;
+use crate::common::{Area, PluginSrc};
 use serde_json::Value;
-use tempfile::TempDir;
 
 const CLI: &str = env!("CARGO_BIN_EXE_racetrack-plugin");
 
@@ -73,29 +72,7 @@ impl Server {
     }
 }
 
-/// `plugins/` and `wheels/` in a temp folder.
-struct Area {
-    _tmp: TempDir,
-    root: PathBuf,
-}
-
 impl Area {
-    fn new() -> Self {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let root = tmp.path().canonicalize().expect("canonical tempdir");
-        fs::create_dir_all(root.join("plugins")).expect("mkdir plugins");
-        fs::create_dir_all(root.join("wheels")).expect("mkdir wheels");
-        Self { _tmp: tmp, root }
-    }
-
-    fn plugins(&self) -> PathBuf {
-        self.root.join("plugins")
-    }
-
-    fn wheels(&self) -> PathBuf {
-        self.root.join("wheels")
-    }
-
     /// A zip outside the plugins directory, ready for `install`.
     fn zip(&self, plugin: &PluginSrc) -> PathBuf {
         plugin.write_into(&self.root.join("zips"))

@@ -21,7 +21,6 @@ use crate::common::*;
 use racetrack_plugins::deps::{self, Installer, READY_MARKER};
 use racetrack_plugins::{HookArgs, PluginEngine, PluginInfo, PluginStatus};
 use serde_json::Value;
-use tempfile::TempDir;
 
 const CLI: &str = env!("CARGO_BIN_EXE_racetrack-plugin");
 
@@ -35,31 +34,7 @@ fn exclusive() -> RwLockWriteGuard<'static, ()> {
     COUNTING.write().unwrap_or_else(|p| p.into_inner())
 }
 
-/// A temp folder with `plugins/` (the engine's directory) and `wheels/` (the
-/// offline wheelhouse).
-struct Area {
-    _tmp: TempDir,
-    root: PathBuf,
-}
-
 impl Area {
-    fn new() -> Self {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        // Canonical, so paths Python reports (`__file__`) compare as they are.
-        let root = tmp.path().canonicalize().expect("canonical tempdir");
-        fs::create_dir_all(root.join("plugins")).expect("mkdir plugins");
-        fs::create_dir_all(root.join("wheels")).expect("mkdir wheels");
-        Self { _tmp: tmp, root }
-    }
-
-    fn plugins(&self) -> PathBuf {
-        self.root.join("plugins")
-    }
-
-    fn wheels(&self) -> PathBuf {
-        self.root.join("wheels")
-    }
-
     fn venv(&self, id: &str) -> PathBuf {
         self.plugins().join("venvs").join(id)
     }

@@ -146,3 +146,29 @@ pub fn uv_available(test: &str) -> bool {
     eprintln!("SKIP: uv not on PATH ({test})");
     false
 }
+
+/// A temp folder with `plugins/` (the engine's directory) and `wheels/` (an offline
+/// wheelhouse). Test files add their own methods in `impl Area` blocks of their own.
+pub struct Area {
+    _tmp: tempfile::TempDir,
+    pub root: PathBuf,
+}
+
+impl Area {
+    pub fn new() -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        // Canonical, so paths Python reports (`__file__`) compare as they are.
+        let root = tmp.path().canonicalize().expect("canonical tempdir");
+        std::fs::create_dir_all(root.join("plugins")).expect("mkdir plugins");
+        std::fs::create_dir_all(root.join("wheels")).expect("mkdir wheels");
+        Self { _tmp: tmp, root }
+    }
+
+    pub fn plugins(&self) -> PathBuf {
+        self.root.join("plugins")
+    }
+
+    pub fn wheels(&self) -> PathBuf {
+        self.root.join("wheels")
+    }
+}
