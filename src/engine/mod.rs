@@ -11,6 +11,7 @@
 
 mod builder;
 mod config;
+mod delete;
 mod hooks;
 mod install;
 mod invoke;
@@ -18,8 +19,10 @@ mod load;
 mod load_lock;
 mod plugin;
 mod reload;
+mod rollback;
 mod runtime;
 mod set;
+mod venv;
 mod versions;
 
 use std::path::{Path, PathBuf};
