@@ -8,21 +8,33 @@
 //! permissions, and `SOURCE_DATE_EPOCH` fixes `build_date`, so the same source gives
 //! byte-identical zips. The zip is written to a temporary file next to its destination
 //! and renamed into place, so a failure never leaves a half-written bundle.
+//!
+//! This module owns the build itself; which files go in is `source_files.rs`'s job,
+//! the output name and entry timestamps `output.rs`'s, the errors `error.rs`'s.
 
+mod error;
 pub mod ignore;
+mod output;
+mod source_files;
+#[cfg(test)]
+mod tests;
 
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Datelike, Timelike, Utc};
-use thiserror::Error;
+use chrono::{DateTime, Utc};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
+pub use error::BundleError;
 pub use ignore::{IgnoreRules, DEFAULT_IGNORES, IGNORE_FILE};
 
-use crate::manifest::{ManifestError, PluginManifest, MANIFEST_FILE};
+use error::io_err;
+use output::{check_out_filename, relative_output, zip_time};
+use source_files::{is_zip, walk, SourceFile};
+
+use crate::manifest::{PluginManifest, MANIFEST_FILE};
 
 /// Entry point module every plugin must have.
 pub const PLUGIN_FILE: &str = "plugin.py";
@@ -51,62 +63,6 @@ pub struct Bundle {
     pub path: PathBuf,
     /// The manifest stored in the zip (version override and `build_date` applied).
     pub manifest: PluginManifest,
-}
-
-/// Why a bundle could not be built. Each variant names the file or folder at fault.
-#[derive(Debug, Error)]
-pub enum BundleError {
-    #[error("{}: plugin folder does not exist or is not a directory", .0.display())]
-    NotAPluginDir(PathBuf),
-    #[error("{}: missing {file}", dir.display())]
-    MissingFile { dir: PathBuf, file: &'static str },
-    #[error(transparent)]
-    Manifest(#[from] ManifestError),
-    #[error("{}: output directory does not exist", .0.display())]
-    OutDirMissing(PathBuf),
-    #[error("{}: output path is not a directory", .0.display())]
-    OutDirNotADir(PathBuf),
-    #[error("invalid output file name {name:?}: {reason}")]
-    BadOutFilename { name: String, reason: &'static str },
-    #[error("{}: {PLUGIN_FILE} would not be in the bundle: {IGNORE_FILE} or the default ignores exclude it", .0.display())]
-    PluginFileExcluded(PathBuf),
-    #[error("{}: symbolic link to {}, outside the plugin folder; bundles hold the plugin's own files only", path.display(), target.display())]
-    SymlinkOutside { path: PathBuf, target: PathBuf },
-    #[error("{}: symbolic link whose target cannot be read: {source}", path.display())]
-    BrokenSymlink {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error("{}: file name is not valid UTF-8 and cannot be stored in a zip", .0.display())]
-    NonUtf8Path(PathBuf),
-    #[error("{SOURCE_DATE_EPOCH}={value:?}: {problem}")]
-    BadSourceDateEpoch {
-        value: String,
-        problem: &'static str,
-    },
-    #[error("{}: {action}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        action: &'static str,
-        #[source]
-        source: io::Error,
-    },
-    #[error("{}: cannot write zip: {source}", path.display())]
-    Zip {
-        path: PathBuf,
-        #[source]
-        source: zip::result::ZipError,
-    },
-}
-
-fn io_err(path: &Path, action: &'static str) -> impl FnOnce(io::Error) -> BundleError {
-    let path = path.to_path_buf();
-    move |source| BundleError::Io {
-        path,
-        action,
-        source,
-    }
 }
 
 /// Bundles the plugin in `workdir` and returns the path of the zip written.
@@ -286,203 +242,4 @@ pub fn build_bundle(
         path: out_path,
         manifest,
     })
-}
-
-/// A file to store: its entry name and where to read it.
-struct SourceFile {
-    rel: String,
-    path: PathBuf,
-    executable: bool,
-}
-
-/// Collects the kept regular files under `dir` (whose path relative to the plugin root
-/// is `rel_dir`). Directories are descended even when ignored, since a later rule may
-/// re-include something below them; they are skipped only when nothing can be.
-/// A symlinked file is stored with its target's content, as Racetrack's bundler does,
-/// when the target is inside `root` (the canonical plugin folder); one pointing outside
-/// is refused. Symlinked folders are not followed.
-fn walk(
-    root: &Path,
-    dir: &Path,
-    rel_dir: &str,
-    rules: &IgnoreRules,
-    out: &mut Vec<SourceFile>,
-) -> Result<(), BundleError> {
-    let mut entries = Vec::new();
-    for entry in fs::read_dir(dir).map_err(io_err(dir, "cannot list directory"))? {
-        let entry = entry.map_err(io_err(dir, "cannot list directory"))?;
-        entries.push(entry.path());
-    }
-    entries.sort();
-    for path in entries {
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .ok_or_else(|| BundleError::NonUtf8Path(path.clone()))?;
-        let rel = if rel_dir.is_empty() {
-            name.to_string()
-        } else {
-            format!("{rel_dir}/{name}")
-        };
-        let meta = fs::symlink_metadata(&path).map_err(io_err(&path, "cannot read metadata"))?;
-        let kind = meta.file_type();
-        if kind.is_dir() {
-            if !rules.excludes_whole_dir(&rel) {
-                walk(root, &path, &rel, rules, out)?;
-            }
-        } else if kind.is_file() {
-            if !rules.is_ignored(&rel) {
-                out.push(SourceFile {
-                    rel,
-                    executable: is_executable(&meta),
-                    path,
-                });
-            }
-        } else if kind.is_symlink() {
-            if rules.is_ignored(&rel) {
-                continue;
-            }
-            let target = fs::canonicalize(&path).map_err(|source| BundleError::BrokenSymlink {
-                path: path.clone(),
-                source,
-            })?;
-            if !target.starts_with(root) {
-                return Err(BundleError::SymlinkOutside { path, target });
-            }
-            let target_meta =
-                fs::metadata(&target).map_err(io_err(&target, "cannot read metadata"))?;
-            if target_meta.is_file() {
-                out.push(SourceFile {
-                    rel,
-                    executable: is_executable(&target_meta),
-                    path: target,
-                });
-            } else {
-                tracing::warn!(path = %path.display(), "skipping symlinked folder: bundles do not follow links to folders");
-            }
-        } else if !rules.is_ignored(&rel) {
-            tracing::warn!(path = %path.display(), "skipping special file: bundles hold regular files only");
-        }
-    }
-    Ok(())
-}
-
-#[cfg(unix)]
-fn is_executable(meta: &fs::Metadata) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    meta.permissions().mode() & 0o111 != 0
-}
-
-#[cfg(not(unix))]
-fn is_executable(_meta: &fs::Metadata) -> bool {
-    false
-}
-
-fn is_zip(rel: &str) -> bool {
-    rel.rsplit('/')
-        .next()
-        .is_some_and(|name| name.to_ascii_lowercase().ends_with(".zip"))
-}
-
-/// A file name only: no separators, not `.`/`..`, not empty.
-fn check_out_filename(name: &str) -> Result<String, BundleError> {
-    let bad = |reason| {
-        Err(BundleError::BadOutFilename {
-            name: name.to_string(),
-            reason,
-        })
-    };
-    if name.is_empty() {
-        return bad("is empty");
-    }
-    if name == "." || name == ".." {
-        return bad("is not a file name");
-    }
-    if name.contains('/') || name.contains('\\') || name.contains('\0') {
-        return bad("must be a file name, not a path (use the output directory option)");
-    }
-    Ok(name.to_string())
-}
-
-/// Entry name the output would have if it sits inside the plugin folder.
-fn relative_output(workdir: &Path, out_dir: &Path, out_filename: &str) -> Option<String> {
-    let root = fs::canonicalize(workdir).ok()?;
-    let dir = fs::canonicalize(out_dir).ok()?;
-    let rel = dir.strip_prefix(&root).ok()?;
-    let mut parts: Vec<&str> = rel
-        .components()
-        .map(|c| c.as_os_str().to_str())
-        .collect::<Option<_>>()?;
-    parts.push(out_filename);
-    Some(parts.join("/"))
-}
-
-/// `t` as a zip timestamp, clamped to what zip can store (1980-01-01 .. 2107-12-31).
-fn zip_time(t: DateTime<Utc>) -> zip::DateTime {
-    let clamp = |year: i32| -> Option<zip::DateTime> {
-        if year < 1980 {
-            Some(zip::DateTime::default())
-        } else if year > 2107 {
-            zip::DateTime::from_date_and_time(2107, 12, 31, 23, 59, 58).ok()
-        } else {
-            None
-        }
-    };
-    if let Some(edge) = clamp(t.year()) {
-        return edge;
-    }
-    let fields = (
-        u16::try_from(t.year()),
-        u8::try_from(t.month()),
-        u8::try_from(t.day()),
-        u8::try_from(t.hour()),
-        u8::try_from(t.minute()),
-        u8::try_from(t.second()),
-    );
-    match fields {
-        (Ok(y), Ok(mo), Ok(d), Ok(h), Ok(mi), Ok(s)) => {
-            zip::DateTime::from_date_and_time(y, mo, d, h, mi, s).unwrap_or_default()
-        }
-        _ => zip::DateTime::default(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn zip_time_clamps() {
-        let t = |s| DateTime::<Utc>::from_timestamp(s, 0).unwrap_or_default();
-        assert_eq!(zip_time(t(0)), zip::DateTime::default());
-        let d = zip_time(t(1_700_000_000)); // 2023-11-14T22:13:20Z
-        assert_eq!(
-            (
-                d.year(),
-                d.month(),
-                d.day(),
-                d.hour(),
-                d.minute(),
-                d.second()
-            ),
-            (2023, 11, 14, 22, 13, 20)
-        );
-        let far = zip_time(t(10_000_000_000)); // year 2286
-        assert_eq!(far.year(), 2107);
-    }
-
-    #[test]
-    fn out_filename_must_be_a_name() {
-        assert!(check_out_filename("a.zip").is_ok());
-        for bad in ["", ".", "..", "a/b.zip", "..\\x.zip"] {
-            assert!(check_out_filename(bad).is_err(), "{bad:?} accepted");
-        }
-    }
-
-    #[test]
-    fn zip_names() {
-        assert!(is_zip("a/b/x.zip"));
-        assert!(is_zip("X.ZIP"));
-        assert!(!is_zip("zip.py"));
-    }
 }

@@ -1,17 +1,18 @@
-//! Installing and deleting plugins. An upload is extracted and its requirements are
+//! Uploading a plugin. An upload is extracted and its requirements are
 //! installed in a staging area; then it is committed and imported once, where it
 //! stays, and rolled back if it does not load there, so a broken upload never replaces
 //! a working plugin. What a commit changed is kept aside until the plugin loads
-//! ([`Undo`]); failures after the commit point are reported as "installed, but …".
+//! (`Undo`, in `rollback.rs`); failures after the commit point are reported as
+//! "installed, but …". Deleting is `delete.rs`'s job, venv locking and rebuilds `venv.rs`'s.
 
 use fs_err as fs;
 use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use super::load::{import_staged, StagedPlugin};
-use super::{PluginEngine, PluginRef};
+use super::rollback::Undo;
+use super::PluginEngine;
 use crate::archive;
 use crate::error::{EngineError, LoadError};
 use crate::manifest::PluginManifest;
@@ -297,55 +298,6 @@ impl PluginEngine {
         Ok(undo)
     }
 
-    /// Puts back the zips kept aside by a commit (best effort; used when it failed).
-    fn restore_zips(&self, undo: &Undo) {
-        for (kept, original) in &undo.restore {
-            if let Err(e) = fs::rename(kept, original) {
-                tracing::error!("cannot restore {}: {e}", original.display());
-            }
-        }
-    }
-
-    /// Undoes a committed upload that does not load: its files go, the previous
-    /// version's (zip, venv; its code is extracted again from its zip) come back.
-    fn roll_back(&self, undo: &Undo, final_venv: &Path) -> Result<(), EngineError> {
-        let dir = &self.inner.dir;
-        let _commit = dir
-            .lock(&format!("roll back {}", undo.id))
-            .map_err(EngineError::io(dir.root()))?;
-        if !undo.replaced {
-            dir.remove_plugin(&undo.id, !undo.had_config)
-                .map_err(EngineError::io(dir.root()))?;
-        } else {
-            remove_if_exists(&undo.zip_path).map_err(EngineError::io(&undo.zip_path))?;
-            remove_if_exists(final_venv).map_err(EngineError::io(final_venv))?;
-        }
-        if let Some(old) = &undo.old_venv {
-            fs::rename(old, final_venv).map_err(EngineError::File)?;
-        }
-        for (kept, original) in &undo.restore {
-            fs::rename(kept, original).map_err(EngineError::File)?;
-        }
-        dir.bump_change_marker()
-            .map(|_| ())
-            .map_err(EngineError::io(dir.root()))
-    }
-
-    /// Removes a venv under its builders' lock; a failure is only logged (the next
-    /// start's clean-up removes orphaned venvs).
-    fn remove_venv_quietly(&self, id: &str, venv: &Path, whose: &str) {
-        match self.lock_venv(id, venv) {
-            Ok(_held) => {
-                if let Err(err) = remove_if_exists(venv) {
-                    tracing::warn!(venv = %venv.display(), "cannot remove {whose} venv: {err}");
-                }
-            }
-            Err(err) => {
-                tracing::warn!(venv = %venv.display(), "left {whose} venv for the next start's clean-up: {}", err.report());
-            }
-        }
-    }
-
     /// Imports the staged plugin once to prove it loads, then forgets it.
     fn try_load(
         &self,
@@ -385,167 +337,6 @@ impl PluginEngine {
         // would reuse those stale modules and their lazy submodule imports would fail.
         runtime.forget_under(staging_root);
         Ok(())
-    }
-
-    /// Uninstalls a plugin: every version of `name`, or just `version`. Removes its zip,
-    /// extracted code, venv and bookkeeping; its config too when `remove_config`.
-    pub fn delete_plugin(
-        &self,
-        name: &str,
-        version: Option<&str>,
-        remove_config: bool,
-    ) -> Result<Vec<PluginRef>, EngineError> {
-        let _guard = super::lock_loads().ok_or(EngineError::Reentrant)?;
-        let commit = self
-            .inner
-            .dir
-            .lock(&format!("delete {name}"))
-            .map_err(EngineError::io(self.inner.dir.root()))?;
-        let targets = self.installed_ids(name, version)?;
-        if targets.is_empty() {
-            return Err(EngineError::NotFound {
-                name: name.to_string(),
-                version: version.map(String::from),
-            });
-        }
-        for (target, zip) in &targets {
-            self.remove_files(target, zip, remove_config)?;
-            tracing::info!(plugin = %target.name, version = %target.version, "plugin deleted");
-        }
-        let dir = &self.inner.dir;
-        dir.bump_change_marker()
-            .map_err(EngineError::io(dir.root()))?;
-        drop(commit);
-        self.reload_locked();
-        Ok(targets.into_iter().map(|(plugin, _)| plugin).collect())
-    }
-
-    /// Installed plugins matching name (and version), read from the zips on disk, so
-    /// plugins that failed to load can be deleted too.
-    fn installed_ids(
-        &self,
-        name: &str,
-        version: Option<&str>,
-    ) -> Result<Vec<(PluginRef, PathBuf)>, EngineError> {
-        let dir = &self.inner.dir;
-        let zips = dir.zip_files().map_err(EngineError::io(dir.root()))?;
-        let mut found = Vec::new();
-        for zip in zips {
-            let (zip_name, zip_version) = match archive::read_manifest(&zip) {
-                Ok(m) => (m.name, m.version),
-                Err(_) => super::load::name_version_from_file(&zip),
-            };
-            if zip_name == name && version.is_none_or(|v| v == zip_version) {
-                let plugin = PluginRef {
-                    name: zip_name,
-                    version: zip_version,
-                };
-                found.push((plugin, zip));
-            }
-        }
-        Ok(found)
-    }
-
-    /// Waits (within the deps timeout) until no thread or process builds the venv at
-    /// `venv`, then holds it.
-    fn lock_venv(&self, id: &str, venv: &Path) -> Result<crate::deps::VenvLock, EngineError> {
-        let timeout = self.inner.options.deps.timeout;
-        Ok(crate::deps::lock_venv(
-            id,
-            venv,
-            Instant::now().checked_add(timeout),
-            timeout,
-        )?)
-    }
-
-    fn remove_files(
-        &self,
-        plugin: &PluginRef,
-        zip: &Path,
-        remove_config: bool,
-    ) -> Result<(), EngineError> {
-        let dir = &self.inner.dir;
-        // A zip copied in under another name than <name>-<version>.zip goes too.
-        remove_if_exists(zip).map_err(EngineError::io(zip))?;
-        let id = plugin.id();
-        dir.remove_plugin(&id, remove_config)
-            .map_err(EngineError::io(dir.root()))
-    }
-}
-
-impl PluginEngine {
-    /// Throws away the venv of a plugin (all versions, or one) and reloads, so its
-    /// requirements are installed afresh. Returns the plugins concerned, as reloaded.
-    pub fn rebuild_venv(
-        &self,
-        name: &str,
-        version: Option<&str>,
-    ) -> Result<Vec<super::PluginInfo>, EngineError> {
-        let _guard = super::lock_loads().ok_or(EngineError::Reentrant)?;
-        let targets = self.installed_ids(name, version)?;
-        if targets.is_empty() {
-            return Err(EngineError::NotFound {
-                name: name.to_string(),
-                version: version.map(String::from),
-            });
-        }
-        let dir = &self.inner.dir;
-        for (plugin, _) in &targets {
-            let venv = dir.venvs_root().join(plugin.id());
-            let _held = self.lock_venv(&plugin.id(), &venv)?;
-            remove_if_exists(&venv).map_err(EngineError::io(&venv))?;
-        }
-        dir.bump_change_marker()
-            .map_err(EngineError::io(dir.root()))?;
-        self.reload_locked();
-        Ok(self
-            .snapshot()
-            .infos()
-            .iter()
-            .filter(|p| {
-                targets
-                    .iter()
-                    .any(|(t, _)| t.name == p.name && t.version == p.version)
-            })
-            .cloned()
-            .collect())
-    }
-}
-
-/// What a committed upload changed, to roll it back, and what went wrong after its
-/// commit point.
-struct Undo {
-    id: String,
-    zip_path: PathBuf,
-    /// Zips kept aside (kept copy, original path): the previous zip of this id, the
-    /// same plugin under another file name, other versions removed by `replace`.
-    restore: Vec<(PathBuf, PathBuf)>,
-    /// The previous venv of this id, kept aside.
-    old_venv: Option<PathBuf>,
-    had_config: bool,
-    /// Whether a zip of this id was installed before.
-    replaced: bool,
-    /// Failures after the commit point (the plugin is installed regardless).
-    problems: Vec<String>,
-}
-
-impl Undo {
-    /// The upload's outcome once it stays: installed, or "installed, but …".
-    fn finish(
-        self,
-        filename: &str,
-        manifest: &PluginManifest,
-    ) -> Result<PluginManifest, EngineError> {
-        if self.problems.is_empty() {
-            return Ok(manifest.clone());
-        }
-        for problem in &self.problems {
-            tracing::error!(plugin = %manifest.name, version = %manifest.version, "installed, but: {problem}");
-        }
-        Err(EngineError::InstalledBut {
-            filename: filename.to_string(),
-            problem: self.problems.join("; "),
-        })
     }
 }
 

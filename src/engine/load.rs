@@ -1,31 +1,31 @@
 //! Building a [`PluginSet`] from the plugins directory: read manifests, order, extract,
 //! install requirements, import. A failure at any step marks that plugin failed and
 //! the others go on.
+//!
+//! Discovery and order live in `load/candidates.rs`, importing one plugin in
+//! `load/import.rs`, venv conflict warnings in `load/conflicts.rs`.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
-use std::time::{Duration, Instant};
+mod candidates;
+mod conflicts;
+mod import;
 
-use super::plugin::{LoadedPlugin, PluginInfo, PluginRef, PluginStatus};
-use super::runtime::{LoadRequest, LoadedCode, Runtime};
-use super::set::PluginSet;
-use super::EngineOptions;
-use crate::archive;
-use crate::deps::{self, Distribution, RunningPython};
+pub(crate) use candidates::name_version_from_file;
+pub(crate) use import::{import_staged, Imported, StagedPlugin};
+
+use candidates::{order_candidates, read_candidates, Candidate};
+use conflicts::report_conflicts;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::deps::Distribution;
+use crate::engine::plugin::{LoadedPlugin, PluginInfo, PluginStatus};
+use crate::engine::runtime::Runtime;
+use crate::engine::set::PluginSet;
+use crate::engine::EngineOptions;
 use crate::error::LoadError;
 use crate::manifest::{plugin_id, PluginManifest};
-use crate::python::PyFailure;
 use crate::store::PluginsDir;
-
-static LOAD_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// A plugin zip with its manifest read (or the reason it could not be).
-struct Candidate {
-    zip_path: PathBuf,
-    manifest: Result<PluginManifest, LoadError>,
-}
 
 /// Loads every plugin of the directory. Never fails as a whole: per-plugin problems
 /// become `failed` entries.
@@ -57,116 +57,6 @@ pub(crate) fn load_set(
     }
     report_conflicts(&mut infos, &venv_dists);
     PluginSet::new(&**runtime, infos, loaded, change_marker)
-}
-
-fn read_candidates(dir: &PluginsDir) -> Vec<Candidate> {
-    let zips = match dir.zip_files() {
-        Ok(zips) => zips,
-        Err(e) => {
-            tracing::error!(dir = %dir.root().display(), "cannot list the plugins directory: {e}");
-            return Vec::new();
-        }
-    };
-    let read: Vec<(PathBuf, Result<PluginManifest, LoadError>)> = zips
-        .into_iter()
-        .map(|zip_path| {
-            let manifest = archive::read_manifest(&zip_path).map_err(LoadError::reading_manifest);
-            (zip_path, manifest)
-        })
-        .collect();
-    // Two zips holding one name and version: `<name>-<version>.zip` wins (it is the
-    // one uploads write), else the first by file name.
-    let mut winner: HashMap<String, (PathBuf, PluginManifest)> = HashMap::new();
-    for (zip_path, manifest) in &read {
-        if let Ok(m) = manifest {
-            let canonical = zip_path
-                .file_name()
-                .is_some_and(|f| *f == *m.zip_file_name());
-            let entry = winner
-                .entry(m.id())
-                .or_insert_with(|| (zip_path.clone(), m.clone()));
-            if canonical {
-                *entry = (zip_path.clone(), m.clone());
-            }
-        }
-    }
-    read.into_iter()
-        .map(|(zip_path, manifest)| {
-            let manifest = manifest.and_then(|m| match winner.get(&m.id()) {
-                // `a` `b-c` and `a-b` `c` would share files and config: one id each.
-                Some((first, other))
-                    if *first != zip_path
-                        && (other.name != m.name || other.version != m.version) =>
-                {
-                    Err(LoadError::IdClash {
-                        zip: zip_path.clone(),
-                        name: m.name,
-                        version: m.version,
-                        other: format!("{} {}", other.name, other.version),
-                        first: first.clone(),
-                    })
-                }
-                Some((first, _)) if *first != zip_path => Err(LoadError::Duplicate {
-                    zip: zip_path.clone(),
-                    name: m.name,
-                    version: m.version,
-                    first: first.clone(),
-                }),
-                _ => Ok(m),
-            });
-            Candidate { zip_path, manifest }
-        })
-        .collect()
-}
-
-/// Call order: priority ascending, then install order (persisted), then name.
-fn order_candidates(dir: &PluginsDir, candidates: Vec<Candidate>) -> Vec<Candidate> {
-    let new_ids: Vec<String> = candidates
-        .iter()
-        .filter_map(|c| c.manifest.as_ref().ok().map(PluginManifest::id))
-        .collect();
-    if let Err(e) = dir.record_installed(&new_ids) {
-        tracing::warn!("cannot record the install order: {e}");
-    }
-    let order: HashMap<String, usize> = dir
-        .install_order()
-        .unwrap_or_else(|e| {
-            tracing::error!("cannot read the install order, ties of priority go by name: {e}");
-            Vec::new()
-        })
-        .into_iter()
-        .enumerate()
-        .map(|(i, id)| (id, i))
-        .collect();
-    let mut keyed: Vec<((i64, usize, String), Candidate)> = candidates
-        .into_iter()
-        .map(|c| {
-            let key = match &c.manifest {
-                Ok(m) => (
-                    m.priority,
-                    order.get(&m.id()).copied().unwrap_or(usize::MAX),
-                    m.name.clone(),
-                ),
-                Err(_) => (i64::MAX, usize::MAX, c.zip_path.display().to_string()),
-            };
-            (key, c)
-        })
-        .collect();
-    keyed.sort_by(|a, b| a.0.cmp(&b.0));
-    keyed.into_iter().map(|(_, c)| c).collect()
-}
-
-/// Name and version of a zip whose manifest cannot be read, from its file name
-/// (`<name>-<version>.zip`; a name without `-` is all name).
-pub(crate) fn name_version_from_file(zip_path: &Path) -> (String, String) {
-    let stem = zip_path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    match stem.rsplit_once('-') {
-        Some((n, v)) => (n.to_string(), v.to_string()),
-        None => (stem, String::new()),
-    }
 }
 
 fn failed_info(zip_path: &Path, error: LoadError) -> PluginInfo {
@@ -271,17 +161,6 @@ fn load_one(
     }
 }
 
-/// Where a plugin's code and venv live for one load: the installed locations, or a
-/// staging area when an upload is tried before it is committed.
-pub(crate) struct StagedPlugin {
-    pub id: String,
-    pub plugin_dir: PathBuf,
-    pub venvs_root: PathBuf,
-    /// The plugin's folder as errors name it: where it lives, or for an upload the
-    /// uploaded file (its staging folder is gone by the time anyone reads the error).
-    pub shown_as: PathBuf,
-}
-
 /// Extracts (when the zip changed), prepares config and venv, and imports the plugin.
 fn prepare_and_import(
     dir: &PluginsDir,
@@ -304,194 +183,4 @@ fn prepare_and_import(
             source: Arc::new(e),
         })?;
     import_staged(opts, runtime, manifest, zip_path, staged, config_path)
-}
-
-/// A plugin imported, with its venv and load-time warnings.
-pub(crate) type Imported = (LoadedPlugin, Option<deps::Venv>, Vec<String>);
-
-/// Installs requirements (if any) and imports the plugin from `staged.plugin_dir`.
-pub(crate) fn import_staged(
-    opts: &EngineOptions,
-    runtime: &Arc<dyn Runtime>,
-    manifest: &PluginManifest,
-    zip_path: &Path,
-    staged: &StagedPlugin,
-    config_path: PathBuf,
-) -> Result<Imported, LoadError> {
-    let requirements = staged.plugin_dir.join("requirements.txt");
-    let venv = if requirements.is_file() {
-        let running: RunningPython = runtime.interpreter().running_python();
-        let venv = deps::ensure_venv(
-            &staged.venvs_root,
-            &staged.id,
-            &staged.plugin_dir,
-            &requirements,
-            &running,
-            &opts.deps,
-        )
-        .map_err(LoadError::deps)?;
-        Some(venv)
-    } else {
-        None
-    };
-    let request = LoadRequest {
-        module_name: unique_module_name(manifest),
-        plugin_dir: staged.plugin_dir.clone(),
-        manifest: manifest.clone(),
-        config_path: config_path.clone(),
-        site_dirs: venv
-            .as_ref()
-            .map(|v| v.site_packages.clone())
-            .unwrap_or_default(),
-    };
-    let plugin_py = staged.shown_as.join("plugin.py");
-    let code = match load_bounded(runtime, &request, zip_path, opts.load_timeout) {
-        Some(Ok(code)) => code,
-        Some(Err(failure)) => {
-            return Err(LoadError::Import {
-                plugin_py,
-                failure: Box::new(failure),
-            })
-        }
-        None => {
-            return Err(LoadError::ImportTimedOut {
-                plugin_py,
-                timeout: opts.load_timeout.unwrap_or_default(),
-            })
-        }
-    };
-    let warnings = code.warnings;
-    for warning in &warnings {
-        tracing::warn!(plugin = %manifest.name, version = %manifest.version, "{warning}");
-    }
-    Ok((
-        LoadedPlugin {
-            manifest: manifest.clone(),
-            plugin_dir: request.plugin_dir,
-            config_path,
-            zip_path: zip_path.to_path_buf(),
-            module_name: request.module_name,
-            instance: code.instance,
-            origin: Arc::new(PluginRef {
-                name: manifest.name.clone(),
-                version: manifest.version.clone(),
-            }),
-        },
-        venv,
-        warnings,
-    ))
-}
-
-/// Runs the runtime's load, waiting at most `timeout` for it; `None` when it did not
-/// finish in time. Python cannot stop a thread, so a stuck import is left running on
-/// its own thread: the engine only stops waiting. Should it finish later, its plugin
-/// is unloaded at once (it is in no set, so nothing calls it).
-fn load_bounded(
-    runtime: &Arc<dyn Runtime>,
-    request: &LoadRequest,
-    zip_path: &Path,
-    timeout: Option<Duration>,
-) -> Option<Result<LoadedCode, PyFailure>> {
-    let Some(timeout) = timeout else {
-        return Some(runtime.load(request));
-    };
-    let (sender, receiver) = mpsc::sync_channel(1);
-    let job = {
-        let runtime = runtime.clone();
-        let request = request.clone();
-        let zip_path = zip_path.to_path_buf();
-        let span = tracing::Span::current();
-        move || {
-            let _entered = span.enter();
-            // The plugin's `__init__` runs here, on behalf of the thread holding the
-            // load lock: calling back into an engine must be refused, as on that thread.
-            super::mark_loading_thread();
-            let result = runtime.load(&request);
-            if let Err(mpsc::SendError(Ok(code))) = sender.send(result) {
-                tracing::warn!(
-                    "the import finished after the engine stopped waiting for it; unloading it"
-                );
-                let late = LoadedPlugin {
-                    origin: Arc::new(PluginRef {
-                        name: request.manifest.name.clone(),
-                        version: request.manifest.version.clone(),
-                    }),
-                    manifest: request.manifest,
-                    plugin_dir: request.plugin_dir,
-                    config_path: request.config_path,
-                    zip_path,
-                    module_name: request.module_name,
-                    instance: code.instance,
-                };
-                runtime.unload(&[Arc::new(late)]);
-            }
-        }
-    };
-    let thread = std::thread::Builder::new()
-        .name(format!("load {}", request.manifest.name))
-        .spawn(job);
-    let thread = match thread {
-        Ok(thread) => thread,
-        Err(e) => {
-            tracing::warn!(
-                "cannot start a thread to bound the import ({e}); importing without a time limit"
-            );
-            return Some(runtime.load(request));
-        }
-    };
-    // The loader makes the plugin's folder the working directory and puts it first on
-    // `sys.path` while it imports; a stuck import would leave both so for every later
-    // load and for the host.
-    let cwd = std::env::current_dir();
-    match receiver.recv_timeout(timeout) {
-        Ok(result) => Some(result),
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            if let Ok(cwd) = cwd {
-                if let Err(e) = std::env::set_current_dir(&cwd) {
-                    tracing::warn!(cwd = %cwd.display(), "cannot restore the working directory after a stuck import: {e}");
-                }
-            }
-            runtime.forget_under(&request.plugin_dir);
-            None
-        }
-        // The thread ended without answering: the runtime panicked. Hand the panic on,
-        // as an unbounded load would have.
-        Err(mpsc::RecvTimeoutError::Disconnected) => match thread.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            // Cannot happen: the thread sends before it ends without a panic.
-            Ok(()) => None,
-        },
-    }
-}
-
-fn unique_module_name(manifest: &PluginManifest) -> String {
-    let clean = |s: &str| -> String {
-        s.chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect()
-    };
-    format!(
-        "racetrack_plugin_{}_{}_{}",
-        clean(&manifest.name),
-        clean(&manifest.version),
-        LOAD_COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// All plugins share one interpreter, so two venvs holding one package at different
-/// versions means one plugin runs with the other's version. Say so, on both plugins.
-fn report_conflicts(infos: &mut [PluginInfo], venvs: &[(String, Vec<Distribution>)]) {
-    for conflict in deps::find_conflicts(venvs) {
-        let text = format!(
-            "package {} is {} in plugin {} but {} in plugin {}; all plugins share one interpreter, so only one version is imported",
-            conflict.package, conflict.first.1, conflict.first.0, conflict.second.1, conflict.second.0
-        );
-        tracing::warn!("{text}");
-        for info in infos.iter_mut() {
-            let id = plugin_id(&info.name, &info.version);
-            if id == conflict.first.0 || id == conflict.second.0 {
-                info.warnings.push(text.clone());
-            }
-        }
-    }
 }

@@ -1,23 +1,25 @@
 //! `PluginEngine` for Python hosts: the Rust engine behind Racetrack's Python API.
+//!
+//! Argument conversion is `engine/args.rs`'s, running engine work and hook calls
+//! `engine/calls.rs`'s; this module holds the class and its Python methods.
+
+mod args;
+mod calls;
 
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::time::Duration;
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
 use super::data::{status_dict, PluginData};
-use super::errors::{engine_error, hook_error, new_error, Kind};
+use super::errors::{engine_error, Kind};
 use super::logging::with_python_logging;
 use crate::deps::Installer;
-use crate::engine::{
-    CallOptions, HookError, LoadedPlugin, PluginEngine, DEFAULT_PLUGINS_DIR,
-    DEFAULT_WATCH_INTERVAL, PLUGINS_DIR_ENV,
-};
-use crate::python::InFlight;
-use crate::python::{HookArgs, ManifestView};
+use crate::engine::{PluginEngine, DEFAULT_PLUGINS_DIR, DEFAULT_WATCH_INTERVAL, PLUGINS_DIR_ENV};
+use crate::python::ManifestView;
+use args::{hook_name, load_timeout, not_found, watch_interval};
 
 /// Racetrack's plugin engine: loads the plugin zips of a directory and calls their
 /// hooks by priority. `racetrack_plugins.PluginEngine` subclasses it in Python with
@@ -25,139 +27,6 @@ use crate::python::{HookArgs, ManifestView};
 #[pyclass(name = "NativeEngine", module = "racetrack_plugins", frozen, subclass)]
 pub struct PyPluginEngine {
     engine: PluginEngine,
-}
-
-/// A hook given as its name or as a function (`PluginCore.fatman_job_types`).
-fn hook_name(hook: &Bound<'_, PyAny>) -> PyResult<String> {
-    if let Ok(name) = hook.cast::<PyString>() {
-        return Ok(name.to_str()?.to_owned());
-    }
-    match hook.getattr_opt("__name__")? {
-        Some(name) => {
-            let name = name.extract::<String>()?;
-            if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
-                return Err(PyTypeError::new_err(format!(
-                    "hook {name:?} is not a method name; pass the hook's name or a method such as PluginCore.fatman_job_types"
-                )));
-            }
-            Ok(name)
-        }
-        None => Err(PyTypeError::new_err(format!(
-            "hook must be a hook name or a function, not {}",
-            hook.get_type().name()?
-        ))),
-    }
-}
-
-fn load_timeout(seconds: Option<f64>) -> PyResult<Option<Duration>> {
-    seconds
-        .map(|s| match Duration::try_from_secs_f64(s) {
-            Ok(d) if !d.is_zero() => Ok(d),
-            _ => Err(PyValueError::new_err(format!(
-                "load_timeout must be a positive number of seconds or None, not {s}"
-            ))),
-        })
-        .transpose()
-}
-
-fn watch_interval(seconds: Option<f64>) -> PyResult<Option<Duration>> {
-    seconds
-        .map(|s| {
-            Duration::try_from_secs_f64(s).map_err(|_| {
-                PyValueError::new_err(format!(
-                    "watch_interval must be a non-negative number of seconds or None, not {s}"
-                ))
-            })
-        })
-        .transpose()
-}
-
-fn not_found(py: Python<'_>, name: &str, version: Option<&str>) -> PyErr {
-    new_error(
-        py,
-        Kind::NotFound,
-        match version {
-            Some(v) => format!("no loaded plugin named {name} with version {v}"),
-            None => format!("no loaded plugin named {name}"),
-        },
-    )
-}
-
-/// `timeout=` of the hook calls: seconds, positive and finite, or `None`.
-fn timeout_of(seconds: Option<f64>) -> PyResult<Option<Duration>> {
-    let Some(seconds) = seconds else {
-        return Ok(None);
-    };
-    if seconds <= 0.0 {
-        return Err(PyValueError::new_err(format!(
-            "timeout must be more than 0 seconds, not {seconds}"
-        )));
-    }
-    Duration::try_from_secs_f64(seconds)
-        .map(Some)
-        .map_err(|e| PyValueError::new_err(format!("timeout {seconds}: {e}")))
-}
-
-impl PyPluginEngine {
-    /// Runs an engine operation that may load plugins, without the GIL.
-    fn run<T: Send>(&self, py: Python<'_>, op: impl FnOnce(&PluginEngine) -> T + Send) -> T {
-        let engine = &self.engine;
-        with_python_logging(py, || py.detach(|| op(engine)))
-    }
-
-    /// Calls `hook` with the caller's own arguments, handing each result (with its
-    /// plugin) to `each`; the first failure becomes the Python exception.
-    fn call_hook<'py>(
-        &self,
-        py: Python<'py>,
-        hook: &str,
-        only_plugin: Option<(&str, Option<&str>)>,
-        (args, kwargs): (&Bound<'py, PyTuple>, Option<&Bound<'py, PyDict>>),
-        timeout: Option<f64>,
-        mut each: impl FnMut(&std::sync::Arc<LoadedPlugin>, Bound<'py, PyAny>) -> PyResult<()>,
-    ) -> PyResult<()> {
-        let options = CallOptions::default().timeout(timeout_of(timeout)?);
-        let engine = &self.engine;
-        let args = HookArgs::from_python(args, kwargs);
-        let mut first_error: Option<PyErr> = None;
-        let called = with_python_logging(py, || {
-            // The change check may reload, which takes the load lock: not with the GIL.
-            // Released only when a check is due (once per watch interval), as handing
-            // the GIL over costs more than a small hook call.
-            if engine.changes_due() {
-                py.detach(|| engine.poll_changes());
-            }
-            // Known to the host's exit while plugin code runs on this thread (or its
-            // timed call's thread does): see `crate::python::stop_hooks_for_exit`.
-            let Some(_in_flight) = InFlight::enter(options.timeout.is_none()) else {
-                return Err(HookError::HostExiting {
-                    hook: hook.to_string(),
-                });
-            };
-            engine.invoke_each(hook, only_plugin, &args, options, |plugin, result| {
-                if first_error.is_some() {
-                    return;
-                }
-                let outcome = match result {
-                    Ok(value) => each(plugin, value.into_py().into_bound(py)),
-                    Err(e) => Err(hook_error(py, e)),
-                };
-                if let Err(e) = outcome {
-                    first_error = Some(e);
-                }
-            })
-        });
-        match (called, first_error) {
-            (Err(HookError::NoSuchPlugin { plugin, .. }), _) => Err(new_error(
-                py,
-                Kind::NotFound,
-                format!("no loaded plugin named {plugin}"),
-            )),
-            (Err(e), _) => Err(hook_error(py, e)),
-            (Ok(()), Some(e)) => Err(e),
-            (Ok(()), None) => Ok(()),
-        }
-    }
 }
 
 #[pymethods]
