@@ -143,9 +143,28 @@ impl PluginEngine {
     /// Calls `hook` on every loaded plugin that implements it, in order, and returns
     /// each result with its plugin. Stops at the first plugin that raises.
     pub fn invoke(&self, hook: &str, args: &HookArgs) -> Result<Vec<HookOutput>, HookError> {
-        self.invoke_with_mode(hook, args, CallOptions::default())
-            .into_iter()
-            .collect()
+        let set = self.current();
+        let mut outputs = Vec::with_capacity(set.loaded().len());
+        let mut failed = None;
+        self.invoke_each_on(
+            &set,
+            hook,
+            None,
+            args,
+            CallOptions::default(),
+            |plugin, result| match result {
+                Ok(value) => outputs.push(HookOutput {
+                    plugin: plugin.origin.clone(),
+                    value,
+                }),
+                // Fail-fast: this is the last outcome.
+                Err(e) => failed = Some(e),
+            },
+        )?;
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(outputs),
+        }
     }
 
     /// [`invoke`](Self::invoke) or [`invoke_collect`](Self::invoke_collect) with a time

@@ -1,7 +1,8 @@
 //! Engine logs (`tracing`) forwarded to Python's `logging`, so a Python host sees them
 //! with its own handlers: logger names follow the Rust modules
 //! (`racetrack_plugins.engine.load`, ...). The threshold is the effective level of the
-//! `racetrack_plugins` logger, read at every engine call.
+//! `racetrack_plugins` logger, checked at every engine call (read again only after
+//! some level changed).
 
 use std::fmt::{self, Write as _};
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -10,6 +11,7 @@ use std::sync::OnceLock;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
+use pyo3::types::PyDict;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id};
 use tracing::subscriber::Interest;
@@ -40,22 +42,47 @@ fn dispatch() -> &'static Dispatch {
 /// Runs `f` with the engine's logs going to Python's `logging` (on this thread).
 pub(crate) fn with_python_logging<T>(py: Python<'_>, f: impl FnOnce() -> T) -> T {
     static LOGGER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let level = LOGGER
-        .get_or_try_init(py, || {
-            py.import("logging")?
-                .call_method1("getLogger", (ROOT_LOGGER,))
-                .map(Bound::unbind)
-        })
-        .and_then(|logger| {
-            logger
-                .bind(py)
-                .call_method0(intern!(py, "getEffectiveLevel"))
-        })
+    let logger = LOGGER.get_or_try_init(py, || {
+        py.import("logging")?
+            .call_method1("getLogger", (ROOT_LOGGER,))
+            .map(Bound::unbind)
+    });
+    if let Ok(logger) = logger {
+        refresh_threshold(logger.bind(py));
+    }
+    tracing::dispatcher::with_default(dispatch(), f)
+}
+
+/// A key of the logger's own level cache that `logging` never uses (it keys by level
+/// number): while it is there, no level has changed since the threshold was read.
+const VALID_MARK: &str = "racetrack_plugins threshold";
+
+/// Reads the logger's effective level when it may have changed. `logging` clears
+/// every logger's `_cache` dict whenever any level changes (`setLevel`, `disable`),
+/// so a mark left in it says the last reading still holds; walking the logger
+/// hierarchy on every call would cost more than a small hook call. Without that cache
+/// (another `logging`), the level is read every time.
+fn refresh_threshold(logger: &Bound<'_, PyAny>) {
+    let py = logger.py();
+    let cache = logger
+        .getattr(intern!(py, "_cache"))
+        .ok()
+        .and_then(|c| c.cast_into::<PyDict>().ok());
+    let mark = intern!(py, VALID_MARK);
+    if let Some(cache) = &cache {
+        if cache.contains(mark).unwrap_or(false) {
+            return;
+        }
+    }
+    let level = logger
+        .call_method0(intern!(py, "getEffectiveLevel"))
         .and_then(|level| level.extract::<i32>());
     if let Ok(level) = level {
         THRESHOLD.store(level, Ordering::Relaxed);
+        if let Some(cache) = cache {
+            let _ = cache.set_item(mark, true);
+        }
     }
-    tracing::dispatcher::with_default(dispatch(), f)
 }
 
 /// An event's or span's fields as text: the message, then ` key=value` pairs.

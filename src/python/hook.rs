@@ -19,7 +19,8 @@ use pyo3::types::{PyDict, PyString, PyTuple};
 
 pub(crate) use keywords::{interned_name, SharedKwargs};
 use keywords::{KeywordPlan, Keywords};
-use raw_call::{call_generic, call_with_keywords, owned_or_raised};
+pub(super) use raw_call::owned_or_raised;
+use raw_call::{call_generic, call_with_keywords};
 
 use super::{support_module, PyFailure};
 

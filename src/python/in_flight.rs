@@ -74,7 +74,11 @@ impl Drop for InFlight {
         if let Some(i) = threads.iter().position(|e| e.thread == self.thread) {
             threads.swap_remove(i);
         }
-        LEFT.notify_all();
+        // Only the host's exit waits for threads to leave, and it sets EXITING before
+        // it looks (under this lock): waking nobody costs a system call per hook call.
+        if EXITING.load(Ordering::Acquire) {
+            LEFT.notify_all();
+        }
     }
 }
 

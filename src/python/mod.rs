@@ -5,6 +5,8 @@
 //! [`PyFailure`]). It may not decide which plugins load or in what order: that is the
 //! engine's.
 
+mod args;
+mod batch;
 mod deadline;
 mod failure;
 mod hook;
@@ -14,11 +16,13 @@ mod runtime;
 mod support;
 mod value;
 
+pub use args::HookArgs;
+pub(crate) use args::PyCallArgs;
 pub use failure::PyFailure;
 pub use hook::{CallPolicy, HookMethod};
 pub use in_flight::{host_exiting, stop_all as stop_hooks_for_exit, InFlight};
 pub use runtime::PythonRuntime;
-pub use value::{HookArgs, ManifestView, PyValue};
+pub use value::{ManifestView, PyValue};
 
 pub(crate) use support::support_module;
 

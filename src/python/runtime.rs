@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
+use super::batch::Batches;
 use super::deadline::{call_with_timeout, Timed};
 use super::hook::{HookMethod, SharedKwargs};
 use super::loader::{self, unload_plugin};
@@ -91,10 +92,18 @@ impl Runtime for PythonRuntime {
 
 /// One plugin's implementation of one hook.
 #[derive(Debug)]
-struct BoundHook {
-    plugin: Arc<LoadedPlugin>,
+pub(super) struct BoundHook {
+    pub(super) plugin: Arc<LoadedPlugin>,
     /// Shared with a timed call's thread.
-    method: Arc<HookMethod>,
+    pub(super) method: Arc<HookMethod>,
+}
+
+/// The implementations of one hook in a set, in call order, and the batched calls
+/// written for them.
+#[derive(Debug)]
+struct HookTable {
+    bound: Vec<BoundHook>,
+    batches: Batches,
 }
 
 /// Calls hooks on one loaded set, with the bound methods of each hook looked up (and
@@ -102,13 +111,13 @@ struct BoundHook {
 #[derive(Debug)]
 struct PythonDispatcher {
     plugins: Vec<Arc<LoadedPlugin>>,
-    hooks: RwLock<HashMap<String, Arc<[BoundHook]>>>,
+    hooks: RwLock<HashMap<String, Arc<HookTable>>>,
 }
 
 impl PythonDispatcher {
     /// Implementations of `hook`, in call order. An attribute lookup that raises marks
     /// nothing: the plugin simply does not take part (and the failure is logged).
-    fn table(&self, py: Python<'_>, hook: &str) -> Arc<[BoundHook]> {
+    fn table(&self, py: Python<'_>, hook: &str) -> Arc<HookTable> {
         if let Ok(map) = self.hooks.read() {
             if let Some(table) = map.get(hook) {
                 return table.clone();
@@ -132,7 +141,10 @@ impl PythonDispatcher {
                 ),
             }
         }
-        let table: Arc<[BoundHook]> = table.into();
+        let table = Arc::new(HookTable {
+            bound: table,
+            batches: Batches::default(),
+        });
         if let Ok(mut map) = self.hooks.write() {
             map.entry(hook.to_string()).or_insert_with(|| table.clone());
         }
@@ -151,13 +163,27 @@ impl Dispatcher for PythonDispatcher {
         each: &mut OutcomeSink<'_>,
     ) -> Result<(), PyFailure> {
         Python::attach(|py| {
-            let (args, kwargs) = args.to_python(py)?;
+            let call = args.to_call(py)?;
             let table = self.table(py, hook);
-            let mut shared_kwargs = SharedKwargs::new(kwargs.as_ref());
             // Spans only when someone listens: building one costs more than a small
             // hook's whole call when tracing also feeds `log` (axum turns that on).
             let debug = tracing::enabled!(tracing::Level::DEBUG);
-            for bound in table.iter() {
+            // One entry into the interpreter for the whole set, unless the call needs
+            // what only the one-by-one path has: a thread per call for its time
+            // limit, a span per plugin, or a single target.
+            if timeout.is_none() && !debug && matches!(target, CallTarget::All) {
+                if let Some(done) =
+                    table
+                        .batches
+                        .call(py, hook, &table.bound, &call, fail_fast, each)
+                {
+                    return done;
+                }
+            }
+            let kwargs = call.kwargs(py).map_err(|e| PyFailure::from_err(py, &e))?;
+            let args = call.args;
+            let mut shared_kwargs = SharedKwargs::new(kwargs.as_ref());
+            for bound in table.bound.iter() {
                 let plugin = &bound.plugin;
                 if let CallTarget::One(only) = target {
                     if !std::ptr::eq(Arc::as_ptr(plugin), only) {

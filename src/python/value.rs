@@ -1,18 +1,14 @@
-//! Values crossing the seam: hook arguments ([`HookArgs`], Rust values or Python
-//! objects), hook results ([`PyValue`], live objects converted on demand) and the
-//! manifest plugins see (`self.plugin_manifest`).
+//! Values crossing the seam: hook results ([`PyValue`], live objects converted on
+//! demand) and the manifest plugins see (`self.plugin_manifest`). Hook arguments are
+//! `args.rs`'s.
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::sync::Arc;
 
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
+use pyo3::types::{PyDict, PyString};
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 
-use super::hook::interned_name;
+use super::args::HookArgs;
 use super::{support_module, PyFailure};
 use crate::manifest::PluginManifest;
 
@@ -75,189 +71,6 @@ impl ManifestView {
         other.extract::<PyRef<'_, ManifestView>>().is_ok_and(|o| {
             o.name == self.name && o.version == self.version && o.priority == self.priority
         })
-    }
-}
-
-/// A Rust value that becomes a Python object when a hook is called.
-trait ToPython: Send + Sync {
-    fn to_python<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>>;
-}
-
-struct Serialized<T>(T);
-
-impl<T: Serialize + Send + Sync> ToPython for Serialized<T> {
-    fn to_python<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let plain = pythonize::pythonize(py, &self.0)?;
-        // Maps become attribute-accessible dicts (`manifest.name`), as plugins expect.
-        wrap(py, plain)
-    }
-}
-
-static RECORD_VIEW: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-
-/// `support.py`'s `RecordView` class, looked up once per interpreter.
-fn record_view(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
-    RECORD_VIEW
-        .get_or_try_init(py, || {
-            Ok::<_, PyErr>(
-                support_module(py)?
-                    .getattr("RecordView")?
-                    .cast_into::<PyType>()?
-                    .unbind(),
-            )
-        })
-        .map(|t| t.bind(py))
-}
-
-/// Exact dicts become `RecordView`s (attribute access) and exact lists are rebuilt,
-/// both recursively; anything else is returned as is. Done in Rust: no Python call
-/// at all for scalars, no interpreter frames for containers.
-fn wrap<'py>(py: Python<'py>, value: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-    if let Ok(dict) = value.cast_exact::<PyDict>() {
-        let view = record_view(py)?.call0()?;
-        {
-            let target = view.cast::<PyDict>()?;
-            for (k, v) in dict.iter() {
-                target.set_item(k, wrap(py, v)?)?;
-            }
-        }
-        Ok(view)
-    } else if let Ok(list) = value.cast_exact::<PyList>() {
-        let items = list
-            .iter()
-            .map(|v| wrap(py, v))
-            .collect::<PyResult<Vec<_>>>()?;
-        Ok(PyList::new(py, items)?.into_any())
-    } else {
-        Ok(value)
-    }
-}
-
-impl ToPython for Py<PyAny> {
-    fn to_python<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        Ok(self.bind(py).clone())
-    }
-}
-
-#[derive(Clone)]
-enum Arg {
-    Value(Arc<dyn ToPython>),
-}
-
-/// Arguments of a hook call. Rust values are converted once per call (pythonize, maps
-/// with attribute access) and the same objects are passed to every plugin.
-#[derive(Clone, Default)]
-pub struct HookArgs {
-    positional: Vec<Arg>,
-    keyword: Vec<(String, Arg)>,
-    /// A Python host's own argument tuple and keyword dict, passed on as they are;
-    /// the two lists above are then empty.
-    native: Option<Arc<NativeArgs>>,
-}
-
-struct NativeArgs {
-    args: Py<PyTuple>,
-    kwargs: Option<Py<PyDict>>,
-}
-
-impl fmt::Debug for HookArgs {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HookArgs")
-            .field("positional", &self.positional.len())
-            .field(
-                "keyword",
-                &self.keyword.iter().map(|(k, _)| k).collect::<Vec<_>>(),
-            )
-            .finish()
-    }
-}
-
-impl HookArgs {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Appends a positional argument.
-    pub fn arg<T: Serialize + Send + Sync + 'static>(mut self, value: T) -> Self {
-        self.positional
-            .push(Arg::Value(Arc::new(Serialized(value))));
-        self
-    }
-
-    /// Adds a keyword argument; implementations that do not declare it do not get it.
-    pub fn kwarg<T: Serialize + Send + Sync + 'static>(
-        mut self,
-        name: impl Into<String>,
-        value: T,
-    ) -> Self {
-        self.keyword
-            .push((name.into(), Arg::Value(Arc::new(Serialized(value)))));
-        self
-    }
-
-    /// Adds every entry of a JSON object as a keyword argument.
-    pub fn kwargs_from_json(mut self, object: serde_json::Map<String, serde_json::Value>) -> Self {
-        for (name, value) in object {
-            self = self.kwarg(name, value);
-        }
-        self
-    }
-
-    /// Passes a live Python object as is (no conversion).
-    pub fn py_arg(mut self, value: Py<PyAny>) -> Self {
-        self.positional.push(Arg::Value(Arc::new(value)));
-        self
-    }
-
-    pub fn py_kwarg(mut self, name: impl Into<String>, value: Py<PyAny>) -> Self {
-        self.keyword
-            .push((name.into(), Arg::Value(Arc::new(value))));
-        self
-    }
-
-    /// A Python caller's arguments, passed to every plugin as they are (no conversion,
-    /// no copy).
-    pub fn from_python(args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> Self {
-        Self {
-            native: Some(Arc::new(NativeArgs {
-                args: args.clone().unbind(),
-                kwargs: kwargs.map(|k| k.clone().unbind()),
-            })),
-            ..Self::default()
-        }
-    }
-
-    /// Builds the Python argument tuple and keyword dict.
-    pub fn to_python<'py>(
-        &self,
-        py: Python<'py>,
-    ) -> Result<(Bound<'py, PyTuple>, Option<Bound<'py, PyDict>>), PyFailure> {
-        if let Some(native) = &self.native {
-            return Ok((
-                native.args.bind(py).clone(),
-                native.kwargs.as_ref().map(|k| k.bind(py).clone()),
-            ));
-        }
-        let run = || -> PyResult<_> {
-            let mut items = Vec::with_capacity(self.positional.len());
-            for Arg::Value(v) in &self.positional {
-                items.push(v.to_python(py)?);
-            }
-            let args = PyTuple::new(py, items)?;
-            let kwargs = if self.keyword.is_empty() {
-                None
-            } else {
-                let d = PyDict::new(py);
-                for (name, Arg::Value(v)) in &self.keyword {
-                    // Interned, as the parameter names of the hooks are: CPython then
-                    // matches keywords by identity, not by comparing text, per plugin.
-                    d.set_item(interned_name(py, name), v.to_python(py)?)?;
-                }
-                Some(d)
-            };
-            Ok((args, kwargs))
-        };
-        run().map_err(|e| PyFailure::from_err(py, &e))
     }
 }
 

@@ -16,7 +16,7 @@ use super::keywords::Prepared;
 /// # Safety
 /// The thread is attached and `result` is a new reference, or NULL with an exception set.
 #[inline]
-pub(super) unsafe fn owned_or_raised<'py>(
+pub(crate) unsafe fn owned_or_raised<'py>(
     py: Python<'py>,
     result: *mut ffi::PyObject,
 ) -> PyResult<Bound<'py, PyAny>> {

@@ -1,0 +1,264 @@
+//! Batched hook calls: every plugin of a set called from one generated Python function
+//! (`_batch.py`), so a call enters the interpreter once, not once per plugin. One
+//! function per call shape (positional count, keyword names), written on first use
+//! and kept for as long as the set lives.
+//!
+//! Owns the cache of those functions and turning their result slots back into
+//! per-plugin outcomes. May not decide who is called (the dispatcher's table) or how
+//! arguments are pruned (each implementation's `CallPolicy`, read here only).
+
+use std::sync::{Arc, Mutex};
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyList, PyModule, PyString, PyTuple};
+
+use super::runtime::BoundHook;
+use super::{PyCallArgs, PyFailure, PyValue};
+use crate::engine::{CallFailure, LoadedPlugin};
+
+const BATCH_SOURCE: &str = include_str!("../../python/racetrack_plugins/_batch.py");
+static BATCH: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+
+/// Call shapes remembered per hook. A host passes the same few shapes; one that
+/// varies its keywords call after call gets the one-by-one path past this many.
+const MAX_SHAPES: usize = 8;
+
+/// `_batch.py`, compiled once per interpreter.
+fn batch_module(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
+    BATCH
+        .get_or_try_init(py, || {
+            let module = PyModule::from_code(
+                py,
+                &std::ffi::CString::new(BATCH_SOURCE)?,
+                c"racetrack_plugins/_batch.py",
+                c"racetrack_plugins._batch",
+            )?;
+            Ok(module.unbind())
+        })
+        .map(|m| m.bind(py))
+}
+
+/// The call shape a function was written for, and the function (`None`: this shape
+/// cannot be batched, don't ask again).
+struct Shape {
+    nargs: usize,
+    names: Vec<Py<PyString>>,
+    function: Option<Py<PyAny>>,
+}
+
+impl Shape {
+    fn matches(&self, nargs: usize, names: &[Bound<'_, PyString>]) -> bool {
+        self.nargs == nargs
+            && self.names.len() == names.len()
+            && self.names.iter().zip(names).all(|(a, b)| {
+                // Hosts pass the same interned names each call: identity first.
+                a.as_ptr() == b.as_ptr()
+                    || PyAnyMethods::eq(a.bind(b.py()).as_any(), b).unwrap_or(false)
+            })
+    }
+}
+
+/// The generated functions of one hook of one loaded set.
+#[derive(Default)]
+pub(super) struct Batches {
+    shapes: Mutex<Vec<Shape>>,
+}
+
+impl std::fmt::Debug for Batches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let count = self.shapes.lock().map(|s| s.len()).unwrap_or_default();
+        f.debug_struct("Batches").field("shapes", &count).finish()
+    }
+}
+
+/// What a batched call gives back: `None` when this call cannot be batched (the
+/// caller then calls plugin by plugin, as before).
+pub(super) type Batched = Option<Result<(), PyFailure>>;
+
+impl Batches {
+    /// Calls `hook` on every member with `args` and `kwargs` (each member getting what
+    /// its signature takes), handing each outcome to `each` in call order.
+    pub(super) fn call<'py>(
+        &self,
+        py: Python<'py>,
+        hook: &str,
+        members: &[BoundHook],
+        call: &PyCallArgs<'py>,
+        fail_fast: bool,
+        each: &mut dyn FnMut(&Arc<LoadedPlugin>, Result<PyValue, CallFailure>),
+    ) -> Batched {
+        if call.odd_keys || members.is_empty() {
+            return None;
+        }
+        let function = match self.function(py, hook, members, call.args.len(), &call.names) {
+            Ok(function) => function?,
+            Err(e) => {
+                tracing::warn!(
+                    hook,
+                    "cannot prepare a batched call; calling plugins one by one: {}",
+                    PyFailure::from_err(py, &e).summary()
+                );
+                return None;
+            }
+        };
+        Some(run(py, &function, members, call, fail_fast, each))
+    }
+
+    /// The function for this call shape, written now if it is new.
+    fn function<'py>(
+        &self,
+        py: Python<'py>,
+        hook: &str,
+        members: &[BoundHook],
+        nargs: usize,
+        names: &[Bound<'py, PyString>],
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let Ok(mut shapes) = self.shapes.lock() else {
+            return Ok(None);
+        };
+        if let Some(shape) = shapes.iter().find(|s| s.matches(nargs, names)) {
+            return Ok(shape.function.as_ref().map(|f| f.bind(py).clone()));
+        }
+        if shapes.len() >= MAX_SHAPES {
+            return Ok(None);
+        }
+        let mut plans = Vec::with_capacity(members.len());
+        for member in members {
+            let policy = &member.method.policy;
+            let taken = policy.max_positional.map_or(nargs, |max| max.min(nargs));
+            let mut kept = Vec::new();
+            for (i, name) in names.iter().enumerate() {
+                let declared = match &policy.keywords {
+                    None => true,
+                    Some(accepted) => accepted.contains(name.to_str()?),
+                };
+                if declared {
+                    kept.push(i);
+                }
+            }
+            plans.push((taken, kept));
+        }
+        let methods: Vec<&Py<PyAny>> = members.iter().map(|m| &m.method.method).collect();
+        let written = batch_module(py)?.call_method1(
+            "make_dispatch",
+            (hook, methods, plans, nargs, names.to_vec()),
+        )?;
+        let function = (!written.is_none()).then_some(written);
+        shapes.push(Shape {
+            nargs,
+            names: names.iter().map(|n| n.clone().unbind()).collect(),
+            function: function.as_ref().map(|f| f.clone().unbind()),
+        });
+        Ok(function)
+    }
+}
+
+/// The two markers of `_batch.py`, looked up once per interpreter.
+struct Markers {
+    not_called: Py<PyAny>,
+    failed: Py<PyAny>,
+}
+
+static MARKERS: PyOnceLock<Markers> = PyOnceLock::new();
+
+fn markers(py: Python<'_>) -> PyResult<&Markers> {
+    MARKERS.get_or_try_init(py, || {
+        let module = batch_module(py)?;
+        Ok(Markers {
+            not_called: module.getattr("NOT_CALLED")?.unbind(),
+            failed: module.getattr("FAILED")?.unbind(),
+        })
+    })
+}
+
+/// Runs one generated function and hands out what each slot holds.
+fn run<'py>(
+    py: Python<'py>,
+    function: &Bound<'py, PyAny>,
+    members: &[BoundHook],
+    call: &PyCallArgs<'py>,
+    fail_fast: bool,
+    each: &mut dyn FnMut(&Arc<LoadedPlugin>, Result<PyValue, CallFailure>),
+) -> Result<(), PyFailure> {
+    let markers = markers(py).map_err(|e| PyFailure::from_err(py, &e))?;
+    let not_called = markers.not_called.bind(py);
+    let out = PyList::new(py, std::iter::repeat_n(not_called, members.len()))
+        .map_err(|e| PyFailure::from_err(py, &e))?;
+    let fail_fast = PyBool::new(py, fail_fast);
+    const INLINE: usize = 16;
+    let total = 3 + call.args.len() + call.values.len();
+    let mut inline = [std::ptr::null_mut::<ffi::PyObject>(); INLINE];
+    let mut heap = Vec::new();
+    let stack: &mut [*mut ffi::PyObject] = if total <= INLINE {
+        &mut inline[..total]
+    } else {
+        heap.resize(total, std::ptr::null_mut());
+        &mut heap
+    };
+    // Slot 0 stays free for PY_VECTORCALL_ARGUMENTS_OFFSET.
+    let given = [out.as_ptr(), fail_fast.as_ptr()]
+        .into_iter()
+        .chain(call.args.iter_borrowed().map(|a| a.as_ptr()))
+        .chain(call.values.iter().map(|v| v.as_ptr()));
+    for (slot, pointer) in stack[1..].iter_mut().zip(given) {
+        *slot = pointer;
+    }
+    // SAFETY: every pointer after slot 0 is borrowed from `out`, `fail_fast`, the
+    // call's tuple or its values, all alive for the whole call; no keyword names;
+    // the result is a new reference or NULL with an exception set.
+    let escaped = unsafe {
+        let result = ffi::PyObject_Vectorcall(
+            function.as_ptr(),
+            stack.as_ptr().add(1),
+            (total - 1) | ffi::PY_VECTORCALL_ARGUMENTS_OFFSET,
+            std::ptr::null_mut(),
+        );
+        super::hook::owned_or_raised(py, result).err()
+    };
+    let failed = markers.failed.bind(py);
+    let mut escaped = escaped;
+    for (member, slot) in members.iter().zip(out.iter()) {
+        if slot.is(not_called) {
+            // Raised between two calls (an asynchronous exception): it stopped the
+            // call at this plugin, so it is this plugin's outcome.
+            if let Some(err) = escaped.take() {
+                failure(py, &member.plugin, &err, each);
+            }
+            return Ok(());
+        }
+        if let Some(err) = raised(&slot, failed) {
+            failure(py, &member.plugin, &err, each);
+            continue;
+        }
+        each(&member.plugin, Ok(PyValue::new(slot.unbind())));
+    }
+    if let Some(err) = escaped {
+        tracing::warn!(
+            "an exception arrived after the last hook had returned: {}",
+            PyFailure::from_err(py, &err).summary()
+        );
+    }
+    Ok(())
+}
+
+/// The exception of a `(FAILED, exception)` slot.
+fn raised(slot: &Bound<'_, PyAny>, failed: &Bound<'_, PyAny>) -> Option<PyErr> {
+    let pair = slot.cast_exact::<PyTuple>().ok()?;
+    if pair.len() != 2 || !pair.get_borrowed_item(0).ok()?.is(failed) {
+        return None;
+    }
+    let exception = pair.get_item(1).ok()?;
+    Some(PyErr::from_value(exception))
+}
+
+fn failure(
+    py: Python<'_>,
+    plugin: &Arc<LoadedPlugin>,
+    err: &PyErr,
+    each: &mut dyn FnMut(&Arc<LoadedPlugin>, Result<PyValue, CallFailure>),
+) {
+    let failure = PyFailure::from_err(py, err);
+    each(plugin, Err(CallFailure::Raised(Box::new(failure))));
+}
