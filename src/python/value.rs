@@ -95,12 +95,12 @@ impl<T: Serialize + Send + Sync> ToPython for Serialized<T> {
 
 static RECORD_VIEW: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
-/// `support.py`'s `RecordView` class, looked up once per interpreter.
+/// `_jsonable.py`'s `RecordView` class, looked up once per interpreter.
 fn record_view(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
     RECORD_VIEW
         .get_or_try_init(py, || {
             Ok::<_, PyErr>(
-                support_module(py)?
+                support_module(py, "_jsonable")?
                     .getattr("RecordView")?
                     .cast_into::<PyType>()?
                     .unbind(),
@@ -303,7 +303,8 @@ impl PyValue {
 
     pub(crate) fn to_json_with(&self, py: Python<'_>) -> Result<serde_json::Value, PyFailure> {
         let run = || -> PyResult<serde_json::Value> {
-            let plain = support_module(py)?.call_method1("to_jsonable", (self.object.bind(py),))?;
+            let plain = support_module(py, "_jsonable")?
+                .call_method1("to_jsonable", (self.object.bind(py),))?;
             Ok(pythonize::depythonize(&plain)?)
         };
         run().map_err(|e| PyFailure::from_err(py, &e))
