@@ -14,8 +14,9 @@ echo "== maturin develop"
 VIRTUAL_ENV="$VENV" PIP_DISABLE_PIP_VERSION_CHECK=1 CARGO_TARGET_DIR="$PWD/target" \
     "$VENV/bin/maturin" develop --quiet --manifest-path Cargo.toml
 
-# The runtime's Python half (embedded into Rust hosts too) and its unit tests.
-support=(python/racetrack_plugins/_support.py tests/python/test_support.py)
+# The runtime's Python half (the package's private modules, embedded into Rust hosts
+# too) and its unit tests.
+support=(python/racetrack_plugins/_[a-z]*.py tests/python/test_runtime_*.py)
 echo "== ruff check ${support[*]}"
 "$VENV/bin/ruff" check --quiet "${support[@]}"
 echo "== mypy --strict ${support[*]}"

@@ -31,12 +31,12 @@ impl<T: Serialize + Send + Sync> ToPython for Serialized<T> {
 
 static RECORD_VIEW: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
-/// `support.py`'s `RecordView` class, looked up once per interpreter.
+/// `_jsonable.py`'s `RecordView` class, looked up once per interpreter.
 fn record_view(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
     RECORD_VIEW
         .get_or_try_init(py, || {
             Ok::<_, PyErr>(
-                support_module(py)?
+                support_module(py, "_jsonable")?
                     .getattr("RecordView")?
                     .cast_into::<PyType>()?
                     .unbind(),

@@ -12,33 +12,15 @@ use std::sync::{Arc, Mutex};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyList, PyModule, PyString, PyTuple};
+use pyo3::types::{PyBool, PyList, PyString, PyTuple};
 
 use super::runtime::BoundHook;
-use super::{PyCallArgs, PyFailure, PyValue};
+use super::{support_module, PyCallArgs, PyFailure, PyValue};
 use crate::engine::{CallFailure, LoadedPlugin};
-
-const BATCH_SOURCE: &str = include_str!("../../python/racetrack_plugins/_batch.py");
-static BATCH: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 
 /// Call shapes remembered per hook. A host passes the same few shapes; one that
 /// varies its keywords call after call gets the one-by-one path past this many.
 const MAX_SHAPES: usize = 8;
-
-/// `_batch.py`, compiled once per interpreter.
-fn batch_module(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
-    BATCH
-        .get_or_try_init(py, || {
-            let module = PyModule::from_code(
-                py,
-                &std::ffi::CString::new(BATCH_SOURCE)?,
-                c"racetrack_plugins/_batch.py",
-                c"racetrack_plugins._batch",
-            )?;
-            Ok(module.unbind())
-        })
-        .map(|m| m.bind(py))
-}
 
 /// The call shape a function was written for, and the function (`None`: this shape
 /// cannot be batched, don't ask again).
@@ -141,7 +123,7 @@ impl Batches {
             plans.push((taken, kept));
         }
         let methods: Vec<&Py<PyAny>> = members.iter().map(|m| &m.method.method).collect();
-        let written = batch_module(py)?.call_method1(
+        let written = support_module(py, "_batch")?.call_method1(
             "make_dispatch",
             (hook, methods, plans, nargs, names.to_vec()),
         )?;
@@ -165,7 +147,7 @@ static MARKERS: PyOnceLock<Markers> = PyOnceLock::new();
 
 fn markers(py: Python<'_>) -> PyResult<&Markers> {
     MARKERS.get_or_try_init(py, || {
-        let module = batch_module(py)?;
+        let module = support_module(py, "_batch")?;
         Ok(Markers {
             not_called: module.getattr("NOT_CALLED")?.unbind(),
             failed: module.getattr("FAILED")?.unbind(),

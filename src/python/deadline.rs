@@ -142,11 +142,11 @@ fn run_hook(
 
 static HOOK_TIMEOUT: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
-/// Raises `_support.HookTimeout` in `thread` at its next bytecode.
+/// Raises `_calls.HookTimeout` in `thread` at its next bytecode.
 fn interrupt(py: Python<'_>, thread: std::ffi::c_ulong) {
     let class = HOOK_TIMEOUT.get_or_try_init(py, || {
         Ok::<_, PyErr>(
-            support_module(py)?
+            support_module(py, "_calls")?
                 .getattr("HookTimeout")?
                 .cast_into::<PyType>()?
                 .unbind(),

@@ -51,7 +51,7 @@ impl PyFailure {
             .map(|q| q.to_string())
             .unwrap_or_else(|_| "Exception".into());
         let message = value.str().map(|s| s.to_string()).unwrap_or_default();
-        let traceback = support_module(py)
+        let traceback = support_module(py, "_calls")
             .and_then(|m| m.call_method1("format_exception", (value, err.traceback(py))))
             .and_then(|t| t.extract::<String>())
             .unwrap_or_else(|_| format!("{exception}: {message}\n"));

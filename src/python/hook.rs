@@ -59,7 +59,7 @@ impl HookMethod {
                 return Ok(None);
             }
             let (max_positional, keywords): (Option<usize>, Option<Vec<String>>) =
-                support_module(py)?
+                support_module(py, "_calls")?
                     .call_method1("call_policy", (&method,))?
                     .extract()?;
             Ok(Some(Self {

@@ -98,7 +98,7 @@ pub fn stop_all(py: Python<'_>, limit: Duration) -> usize {
     let class = HOST_EXITING
         .get_or_try_init(py, || {
             Ok::<_, PyErr>(
-                support_module(py)?
+                support_module(py, "_calls")?
                     .getattr("HostExiting")?
                     .cast_into::<PyType>()?
                     .unbind(),

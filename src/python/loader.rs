@@ -1,4 +1,4 @@
-//! Importing one plugin's `plugin.py` (through `_support.py`) and forgetting it again.
+//! Importing one plugin's `plugin.py` (through `_loading.py`) and forgetting it again.
 
 use pyo3::prelude::*;
 
@@ -22,7 +22,7 @@ pub(crate) fn load_plugin(
             .iter()
             .map(|p| p.display().to_string())
             .collect();
-        let loaded = support_module(py)?.call_method1(
+        let loaded = support_module(py, "_loading")?.call_method1(
             "load_plugin",
             (
                 &request.module_name,
@@ -44,8 +44,8 @@ pub(crate) fn load_plugin(
 pub(crate) fn unload_plugin(py: Python<'_>, plugin: &LoadedPlugin) {
     let span = tracing::debug_span!("unload", plugin = plugin.name(), version = plugin.version());
     let _entered = span.enter();
-    let unloaded = support_module(py).and_then(|support| {
-        support.call_method1(
+    let unloaded = support_module(py, "_loading").and_then(|loading| {
+        loading.call_method1(
             "unload_plugin",
             (&plugin.module_name, plugin.instance.as_py().bind(py)),
         )

@@ -111,7 +111,7 @@ impl InterpreterInfo {
     pub fn current() -> Result<Self, PyFailure> {
         ensure_initialized();
         Python::attach(|py| {
-            let info = support_module(py)
+            let info = support_module(py, "_loading")
                 .and_then(|m| m.call_method0("interpreter_info"))
                 .and_then(|v| v.extract::<((u32, u32, u32), String, String, String, String)>())
                 .map_err(|e| PyFailure::from_err(py, &e))?;

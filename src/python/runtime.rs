@@ -77,8 +77,8 @@ impl Runtime for PythonRuntime {
 
     fn forget_under(&self, root: &Path) {
         Python::attach(|py| {
-            let forgotten =
-                support_module(py).and_then(|m| m.call_method1("forget_under", (root,)));
+            let forgotten = support_module(py, "_loading")
+                .and_then(|m| m.call_method1("forget_under", (root,)));
             if let Err(e) = forgotten {
                 tracing::warn!(
                     root = %root.display(),

@@ -116,7 +116,8 @@ impl PyValue {
 
     pub(crate) fn to_json_with(&self, py: Python<'_>) -> Result<serde_json::Value, PyFailure> {
         let run = || -> PyResult<serde_json::Value> {
-            let plain = support_module(py)?.call_method1("to_jsonable", (self.object.bind(py),))?;
+            let plain = support_module(py, "_jsonable")?
+                .call_method1("to_jsonable", (self.object.bind(py),))?;
             Ok(pythonize::depythonize(&plain)?)
         };
         run().map_err(|e| PyFailure::from_err(py, &e))
