@@ -54,7 +54,8 @@ pub enum CallFailure {
     TimedOut,
 }
 
-/// One outcome of a hook call, handed to the caller as the call goes.
+/// One outcome of a hook call, handed to the caller in call order (a runtime may call
+/// every plugin first and hand the outcomes over afterwards).
 pub type OutcomeSink<'a> = dyn FnMut(&Arc<LoadedPlugin>, Result<PyValue, CallFailure>) + 'a;
 
 /// Runs plugin code.

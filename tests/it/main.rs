@@ -15,6 +15,7 @@ mod deps;
 mod deps_cli;
 mod dir_sharing;
 mod dir_store;
+mod engine_batch;
 mod engine_deps;
 mod engine_install;
 mod engine_invoke;
