@@ -35,9 +35,11 @@ impl Shape {
         self.nargs == nargs
             && self.names.len() == names.len()
             && self.names.iter().zip(names).all(|(a, b)| {
-                // Hosts pass the same interned names each call: identity first.
+                // Hosts pass the same interned names each call: identity first. Then
+                // the text, read without running Python code (a str subclass's
+                // `__eq__` could, while a lock is held).
                 a.as_ptr() == b.as_ptr()
-                    || PyAnyMethods::eq(a.bind(b.py()).as_any(), b).unwrap_or(false)
+                    || matches!((a.bind(b.py()).to_str(), b.to_str()), (Ok(x), Ok(y)) if x == y)
             })
     }
 }
@@ -97,14 +99,12 @@ impl Batches {
         nargs: usize,
         names: &[Bound<'py, PyString>],
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let Ok(mut shapes) = self.shapes.lock() else {
-            return Ok(None);
-        };
-        if let Some(shape) = shapes.iter().find(|s| s.matches(nargs, names)) {
-            return Ok(shape.function.as_ref().map(|f| f.bind(py).clone()));
-        }
-        if shapes.len() >= MAX_SHAPES {
-            return Ok(None);
+        // The lock is never held while Python code runs: the interpreter may hand the
+        // GIL to another thread then, which could be waiting for this lock.
+        match self.known(py, nargs, names) {
+            Known::Yes(function) => return Ok(function),
+            Known::Full => return Ok(None),
+            Known::No => {}
         }
         let mut plans = Vec::with_capacity(members.len());
         for member in members {
@@ -128,13 +128,47 @@ impl Batches {
             (hook, methods, plans, nargs, names.to_vec()),
         )?;
         let function = (!written.is_none()).then_some(written);
-        shapes.push(Shape {
-            nargs,
-            names: names.iter().map(|n| n.clone().unbind()).collect(),
-            function: function.as_ref().map(|f| f.clone().unbind()),
-        });
+        let Ok(mut shapes) = self.shapes.lock() else {
+            return Ok(function);
+        };
+        // Another thread may have written the same shape meanwhile: keep one.
+        if let Some(shape) = shapes.iter().find(|s| s.matches(nargs, names)) {
+            return Ok(shape.function.as_ref().map(|f| f.bind(py).clone()));
+        }
+        if shapes.len() < MAX_SHAPES {
+            shapes.push(Shape {
+                nargs,
+                names: names.iter().map(|n| n.clone().unbind()).collect(),
+                function: function.as_ref().map(|f| f.clone().unbind()),
+            });
+        }
         Ok(function)
     }
+
+    /// Whether this call shape has been seen (and its function, if it has one).
+    fn known<'py>(
+        &self,
+        py: Python<'py>,
+        nargs: usize,
+        names: &[Bound<'py, PyString>],
+    ) -> Known<'py> {
+        let Ok(shapes) = self.shapes.lock() else {
+            return Known::Full;
+        };
+        match shapes.iter().find(|s| s.matches(nargs, names)) {
+            Some(shape) => Known::Yes(shape.function.as_ref().map(|f| f.bind(py).clone())),
+            None if shapes.len() >= MAX_SHAPES => Known::Full,
+            None => Known::No,
+        }
+    }
+}
+
+enum Known<'py> {
+    /// Seen: its function, or `None` when the shape cannot be batched.
+    Yes(Option<Bound<'py, PyAny>>),
+    /// Not seen, and no room to remember it (or the cache is unusable).
+    Full,
+    No,
 }
 
 /// The two markers of `_batch.py`, looked up once per interpreter.

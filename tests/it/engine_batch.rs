@@ -293,3 +293,43 @@ fn calls_without_a_time_limit_are_batched() {
         "{timed:?}"
     );
 }
+
+#[test]
+fn threads_writing_new_call_shapes_at_once_neither_block_nor_mix_them_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["a", "b", "c"] {
+        // Busy enough in Python that the interpreter switches threads mid-call.
+        simple_plugin(
+            name,
+            "1",
+            "    def hook(self, *args, **kwargs):\n        sum(range(2000))\n        return [len(args), sorted(kwargs)]",
+        )
+        .write_into(tmp.path());
+    }
+    let engine = std::sync::Arc::new(engine(tmp.path()));
+    let (done, finished) = std::sync::mpsc::channel();
+    for thread in 0..4usize {
+        let engine = engine.clone();
+        let done = done.clone();
+        std::thread::spawn(move || {
+            for n in 0..40usize {
+                // Shapes new to the hook come from every thread at once.
+                let key = format!("k{}", (n + thread) % 12);
+                let args = HookArgs::new().arg(n).kwarg(&key, n);
+                let results = outcomes(engine.invoke_collect("hook", &args));
+                let expected = format!(r#"[1,["{key}"]]"#);
+                assert!(
+                    results.iter().all(|(_, v)| *v == expected),
+                    "thread {thread} call {n}: {results:?}"
+                );
+            }
+            let _ = done.send(thread);
+        });
+    }
+    drop(done);
+    for _ in 0..4 {
+        finished
+            .recv_timeout(Duration::from_secs(120))
+            .expect("every thread finishes (a thread that panicked or hangs does not)");
+    }
+}
