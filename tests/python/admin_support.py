@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterator, List, Optional
 
 import pytest
+import requests
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_DIR = REPO / "plugin_sample"
@@ -163,3 +164,9 @@ def audit_lines(plugins_dir: Path) -> List[dict]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def names(admin: Admin) -> list:
+    r = requests.get(f"{admin.api}/plugin", headers=admin.user(), timeout=60)
+    assert r.status_code == 200, r.text
+    return sorted(f"{p['name']}=={p['version']}" for p in r.json())

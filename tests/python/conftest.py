@@ -1,13 +1,17 @@
-"""Helpers: plugin zips written with ``zipfile`` from sources given in the test."""
+"""Helpers: plugin zips written with ``zipfile`` from sources given in the test, and
+installing one into an engine."""
 
 from __future__ import annotations
 
 import textwrap
 import zipfile
 from pathlib import Path
-from typing import Callable, Dict, Optional
+from typing import TYPE_CHECKING, Callable, Dict, Optional
 
 import pytest
+
+if TYPE_CHECKING:
+    from racetrack_plugins import PluginEngine, PluginManifest
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_DIR = REPO / "plugin_sample"
@@ -36,6 +40,10 @@ def write_plugin_zip(
         for rel, content in (files or {}).items():
             zf.writestr(rel, textwrap.dedent(content))
     return path
+
+
+def install(engine: PluginEngine, zip_path: Path) -> PluginManifest:
+    return engine.upload_plugin(zip_path.name, zip_path.read_bytes())
 
 
 @pytest.fixture

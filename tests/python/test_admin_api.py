@@ -1,15 +1,13 @@
 """Racetrack's plugin API served by ``racetrack-plugin serve``, over real HTTP on a
-loopback port: every route, every error status, path tricks, limits, concurrency."""
+loopback port: every route, every error status, path tricks (limits and concurrency
+are in ``test_admin_api_limits.py``, users and logins in ``test_admin_api_auth.py``)."""
 
 from __future__ import annotations
 
 import http.client
 import re
-import threading
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Iterator, Tuple
+from typing import Tuple
 from urllib.parse import urlsplit
 
 import pytest
@@ -17,14 +15,11 @@ import requests
 
 from admin_support import (
     Admin,
-    Server,
-    add_user,
     admin,  # noqa: F401  (fixture)
     audit_lines,
+    names,
     plugin_zip,
-    run_cli,
     sample_zip,
-    start_admin,
 )
 
 JOB_TYPES_PLUGIN = """
@@ -53,12 +48,6 @@ def raw_request(url: str, method: str, path: str, body: bytes = b"", headers: di
         return resp.status, resp.read()
     finally:
         conn.close()
-
-
-def names(admin: Admin) -> list:
-    r = requests.get(f"{admin.api}/plugin", headers=admin.user(), timeout=60)
-    assert r.status_code == 200, r.text
-    return sorted(f"{p['name']}=={p['version']}" for p in r.json())
 
 
 def test_info_and_token_checks(admin: Admin) -> None:
@@ -264,189 +253,6 @@ def test_path_tricks_in_names(admin: Admin, method: str, path: str) -> None:
     assert (admin.plugins_dir / "state" / "users.yaml").exists()
 
 
-def test_upload_over_the_limit_is_413(tmp_path: Path) -> None:
-    for admin in start_admin(tmp_path, "--max-upload-mb", "1"):
-        big = plugin_zip(tmp_path / "dist", "big", "1.0", "class Plugin: pass\n", {"blob.bin": "x" * 10})
-        # Stored, not deflated: over 1 MiB on the wire.
-        with zipfile.ZipFile(big, "a", compression=zipfile.ZIP_STORED) as zf:
-            zf.writestr("noise.bin", bytes(range(256)) * 6000)
-        data = big.read_bytes()
-        assert len(data) > 1024 * 1024
-        r = requests.post(f"{admin.api}/plugin/upload/{big.name}", data=data, headers=admin.staff(), timeout=60)
-        assert r.status_code == 413 and "1 MiB" in r.json()["error"]
-        r = requests.post(f"{admin.api}/plugin/upload", files={"file": (big.name, data)}, headers=admin.staff(), timeout=60)
-        assert r.status_code == 413
-        assert names(admin) == []
-        small = sample_zip(tmp_path / "dist")
-        r = requests.post(f"{admin.api}/plugin/upload/{small.name}", data=small.read_bytes(), headers=admin.staff(), timeout=120)
-        assert r.status_code == 200
-
-
-def test_failed_logins_are_throttled_but_valid_tokens_work(tmp_path: Path) -> None:
-    for admin in start_admin(tmp_path):
-        wrong = {"X-Racetrack-Auth": "alice." + "0" * 64}
-        statuses = [requests.get(f"{admin.api}/plugin", headers=wrong, timeout=60).status_code for _ in range(10)]
-        assert statuses == [401] * 10
-        r = requests.get(f"{admin.api}/plugin", headers=wrong, timeout=60)
-        assert r.status_code == 429 and "too many failed logins" in r.json()["error"]
-        assert requests.get(f"{admin.api}/plugin", headers=admin.staff(), timeout=60).status_code == 200
-        assert requests.get(f"{admin.api}/plugin", headers=admin.user(), timeout=60).status_code == 200
-        assert requests.get(f"{admin.api}/plugin", headers={"X-Racetrack-Auth": "x.y"}, timeout=60).status_code == 429
-        assert "failed login" in admin.server.log()
-
-
-BLOCKING_PLUGIN = """
-import os, time
-from pathlib import Path
-
-_dir = Path({gate!r})
-(_dir / "started").touch()
-_deadline = time.monotonic() + 120
-while not (_dir / "go").exists() and time.monotonic() < _deadline:
-    time.sleep(0.02)
-
-class Plugin:
-    def markdown_docs(self):
-        return "slow"
-"""
-
-
-def test_same_version_uploading_is_409_and_listing_keeps_answering(admin: Admin) -> None:
-    gate = admin.tmp / "gate"
-    gate.mkdir()
-    slow = plugin_zip(admin.tmp / "dist", "slow", "1.0", BLOCKING_PLUGIN.format(gate=str(gate)))
-    sample = sample_zip(admin.tmp / "dist")
-    requests.post(f"{admin.api}/plugin/upload/{sample.name}", data=sample.read_bytes(), headers=admin.staff(), timeout=120).raise_for_status()
-
-    results: dict = {}
-
-    def upload_slow() -> None:
-        results["slow"] = requests.post(f"{admin.api}/plugin/upload/{slow.name}", data=slow.read_bytes(), headers=admin.staff(), timeout=180)
-
-    thread = threading.Thread(target=upload_slow)
-    thread.start()
-    try:
-        # Wait (event-driven, bounded) until the plugin's import is running.
-        for _ in range(6000):
-            if (gate / "started").exists():
-                break
-            threading.Event().wait(0.02)
-        assert (gate / "started").exists(), "the slow upload never started"
-        r = requests.post(f"{admin.api}/plugin/upload/{slow.name}", data=slow.read_bytes(), headers=admin.staff(), timeout=30)
-        assert r.status_code == 409 and "slow 1.0" in r.json()["error"]
-        # Listing and docs answer while the install is held up.
-        assert names(admin) == ["skynet-watcher==1.2.3"]
-        docs = requests.get(f"{admin.api}/plugin/skynet-watcher/docs", headers=admin.user(), timeout=30)
-        assert docs.status_code == 200
-    finally:
-        (gate / "go").touch()
-        thread.join(timeout=180)
-    assert results["slow"].status_code == 200, results["slow"].text
-    assert names(admin) == ["skynet-watcher==1.2.3", "slow==1.0"]
-
-
-def test_concurrent_uploads_and_listing(admin: Admin) -> None:
-    zips = [plugin_zip(admin.tmp / "dist", f"p{i}", "1.0", f"class Plugin:\n    def markdown_docs(self):\n        return 'p{i}'\n") for i in range(6)]
-
-    def upload(path: Path) -> int:
-        return requests.post(f"{admin.api}/plugin/upload/{path.name}", data=path.read_bytes(), headers=admin.staff(), timeout=180).status_code
-
-    def listing(_: int) -> int:
-        return requests.get(f"{admin.api}/plugin", headers=admin.user(), timeout=60).status_code
-
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        uploads = [pool.submit(upload, z) for z in zips]
-        lists = [pool.submit(listing, i) for i in range(12)]
-        assert [f.result() for f in uploads] == [200] * 6
-        assert [f.result() for f in lists] == [200] * 12
-    assert names(admin) == [f"p{i}==1.0" for i in range(6)]
-
-
 def test_unknown_api_route_is_json_404(admin: Admin) -> None:
     r = requests.get(f"{admin.api}/nothing/here", headers=admin.staff(), timeout=30)
     assert r.status_code == 404 and "error" in r.json()
-
-
-def test_no_auth_is_loopback_only(tmp_path: Path) -> None:
-    plugins = tmp_path / "plugins"
-    out = run_cli(plugins, "serve", "--no-auth", "--bind", "0.0.0.0:0")
-    assert out.returncode == 2 and "loopback" in out.stderr
-
-    server = Server(plugins, tmp_path / "logs", "--no-auth")
-    try:
-        assert requests.get(f"{server.api}/info", timeout=30).json()["auth_required"] is False
-        sample = sample_zip(tmp_path / "dist")
-        r = requests.post(f"{server.api}/plugin/upload/{sample.name}", data=sample.read_bytes(), timeout=120)
-        assert r.status_code == 200, r.text
-        assert audit_lines(plugins)[-1]["user"] == "anonymous"
-    finally:
-        assert server.stop() == 0
-
-
-def test_users_commands(tmp_path: Path) -> None:
-    plugins = tmp_path / "plugins"
-    token = add_user(plugins, "carol", staff=True)
-    assert token.startswith("carol.") and len(token) == len("carol.") + 64
-    assert run_cli(plugins, "users", "add", "carol").returncode == 2
-    assert run_cli(plugins, "users", "add", "../x").returncode == 2
-    add_user(plugins, "dave")
-    assert run_cli(plugins, "users", "list").stdout.split("\n")[:2] == ["carol staff", "dave"]
-    assert run_cli(plugins, "users", "remove", "dave").returncode == 0
-    assert run_cli(plugins, "users", "remove", "dave").returncode == 1
-    assert "dave" not in run_cli(plugins, "users", "list").stdout
-
-
-def test_removed_user_is_refused_by_a_running_server(admin: Admin) -> None:
-    assert requests.get(f"{admin.api}/plugin", headers=admin.user(), timeout=30).status_code == 200
-    assert run_cli(admin.plugins_dir, "users", "remove", "bob").returncode == 0
-    assert requests.get(f"{admin.api}/plugin", headers=admin.user(), timeout=30).status_code == 401
-
-
-def _login(admin: Admin, session: requests.Session, name: str, token: str) -> requests.Response:
-    page = session.get(f"{admin.url}/login", timeout=30)
-    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
-    assert csrf, page.text
-    return session.post(f"{admin.url}/login", data={"name": name, "token": token, "csrf": csrf.group(1)}, allow_redirects=False, timeout=60)
-
-
-def test_page_forms_need_csrf_and_cookies_are_strict(admin: Admin) -> None:
-    s = requests.Session()
-    r = s.post(f"{admin.url}/login", data={"name": "alice", "token": admin.staff_token}, allow_redirects=False, timeout=30)
-    assert r.status_code == 403
-    r = _login(admin, s, "alice", admin.staff_token)
-    assert r.status_code == 303 and r.headers["location"].endswith("/admin")
-    cookie = r.headers["set-cookie"]
-    assert "rtp_session=" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
-    assert "Secure" not in cookie
-    admin_page = s.get(f"{admin.url}/admin", timeout=30)
-    assert admin_page.status_code == 200 and "Upload a plugin" in admin_page.text
-    sample = sample_zip(admin.tmp / "dist")
-    r = s.post(f"{admin.url}/admin/upload", files={"file": (sample.name, sample.read_bytes())}, allow_redirects=False, timeout=60)
-    assert r.status_code == 403 and names(admin) == []
-    r = s.post(f"{admin.url}/admin/upload", files={"file": (sample.name, sample.read_bytes())}, data={"csrf": "0" * 64}, allow_redirects=False, timeout=60)
-    assert r.status_code == 403 and names(admin) == []
-    r = s.post(f"{admin.url}/logout", data={"csrf": "wrong"}, allow_redirects=False, timeout=30)
-    assert r.status_code == 403
-
-    s2 = requests.Session()
-    assert _login(admin, s2, "bob", admin.user_token).headers["location"].endswith("/plugins")
-    assert s2.get(f"{admin.url}/admin", timeout=30).status_code == 403
-    assert "Administration" not in s2.get(f"{admin.url}/plugins", timeout=30).text
-    r = _login(admin, requests.Session(), "alice", admin.user_token)
-    assert r.status_code == 401
-
-
-def test_secure_cookie_behind_tls(tmp_path: Path) -> None:
-    for admin in start_admin(tmp_path, "--behind-tls"):
-        # A client keeps Secure cookies for https only, so this one is sent by hand.
-        page = requests.get(f"{admin.url}/login", timeout=30)
-        assert "Secure" in page.headers["set-cookie"]
-        csrf = page.cookies.get("rtp_csrf") or re.search(r"rtp_csrf=([0-9a-f]+)", page.headers["set-cookie"]).group(1)  # type: ignore[union-attr]
-        r = requests.post(
-            f"{admin.url}/login",
-            data={"name": "alice", "token": admin.staff_token, "csrf": csrf},
-            headers={"Cookie": f"rtp_csrf={csrf}"},
-            allow_redirects=False,
-            timeout=60,
-        )
-        assert r.status_code == 303 and "Secure" in r.headers["set-cookie"]
