@@ -145,6 +145,10 @@ def _host_manifest(manifest: Any) -> Any:
     """Racetrack's pydantic ``PluginManifest`` when the host has ``racetrack_client``
     (what plugins get under Racetrack's own engine), else the engine's manifest."""
     try:
+        # A failed import costs twice this search (module locks, the exception): the
+        # import below would fail at the same top-level lookup when it finds nothing.
+        if "racetrack_client" not in sys.modules and importlib.util.find_spec("racetrack_client") is None:
+            return manifest
         from racetrack_client.plugin.plugin_manifest import PluginManifest
     except Exception:
         return manifest
