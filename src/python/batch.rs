@@ -16,7 +16,7 @@ use pyo3::types::{PyBool, PyList, PyString, PyTuple};
 
 use super::runtime::BoundHook;
 use super::{support_module, PyCallArgs, PyFailure, PyValue};
-use crate::engine::{CallFailure, LoadedPlugin};
+use crate::engine::{CallFailure, LoadedPlugin, OutcomeSink};
 
 /// Call shapes remembered per hook. A host passes the same few shapes; one that
 /// varies its keywords call after call gets the one-by-one path past this many.
@@ -69,7 +69,7 @@ impl Batches {
         members: &[BoundHook],
         call: &PyCallArgs<'py>,
         fail_fast: bool,
-        each: &mut dyn FnMut(&Arc<LoadedPlugin>, Result<PyValue, CallFailure>),
+        each: &mut OutcomeSink<'_>,
     ) -> Batched {
         if call.odd_keys || members.is_empty() {
             return None;
@@ -162,7 +162,7 @@ fn run<'py>(
     members: &[BoundHook],
     call: &PyCallArgs<'py>,
     fail_fast: bool,
-    each: &mut dyn FnMut(&Arc<LoadedPlugin>, Result<PyValue, CallFailure>),
+    each: &mut OutcomeSink<'_>,
 ) -> Result<(), PyFailure> {
     let markers = markers(py).map_err(|e| PyFailure::from_err(py, &e))?;
     let not_called = markers.not_called.bind(py);
@@ -235,12 +235,7 @@ fn raised(slot: &Bound<'_, PyAny>, failed: &Bound<'_, PyAny>) -> Option<PyErr> {
     Some(PyErr::from_value(exception))
 }
 
-fn failure(
-    py: Python<'_>,
-    plugin: &Arc<LoadedPlugin>,
-    err: &PyErr,
-    each: &mut dyn FnMut(&Arc<LoadedPlugin>, Result<PyValue, CallFailure>),
-) {
+fn failure(py: Python<'_>, plugin: &Arc<LoadedPlugin>, err: &PyErr, each: &mut OutcomeSink<'_>) {
     let failure = PyFailure::from_err(py, err);
     each(plugin, Err(CallFailure::Raised(Box::new(failure))));
 }
