@@ -68,10 +68,14 @@ def load_plugin(
     sys.path_importer_cache.pop(plugin_dir, None)
     saved_path = list(sys.path)
     site_list = [os.path.realpath(os.fspath(d)) for d in site_dirs]
-    # Other plugins' venvs on sys.path are not the host's: conflicts between plugins
-    # are the engine's warnings (compared as PEP 440 versions).
-    host_path = [p for p in sys.path if os.path.realpath(p) not in _SITE_DIR_USERS]
-    stale = already_imported_elsewhere(site_list) + shadowed_by_host(site_list, host_path)
+    stale: List[str] = []
+    # Resolving every sys.path entry costs dozens of lstat calls per plugin: only a
+    # plugin with a venv has packages that can lose to others.
+    if site_list:
+        # Other plugins' venvs on sys.path are not the host's: conflicts between plugins
+        # are the engine's warnings (compared as PEP 440 versions).
+        host_path = [p for p in sys.path if os.path.realpath(p) not in _SITE_DIR_USERS]
+        stale = already_imported_elsewhere(site_list) + shadowed_by_host(site_list, host_path)
     local_names = local_top_names(plugin_dir)
     # Without sibling .py files or folders nothing local can be imported: no diff.
     before = set(sys.modules) if local_names else None
@@ -141,6 +145,10 @@ def _host_manifest(manifest: Any) -> Any:
     """Racetrack's pydantic ``PluginManifest`` when the host has ``racetrack_client``
     (what plugins get under Racetrack's own engine), else the engine's manifest."""
     try:
+        # A failed import costs twice this search (module locks, the exception): the
+        # import below would fail at the same top-level lookup when it finds nothing.
+        if "racetrack_client" not in sys.modules and importlib.util.find_spec("racetrack_client") is None:
+            return manifest
         from racetrack_client.plugin.plugin_manifest import PluginManifest
     except Exception:
         return manifest

@@ -91,8 +91,31 @@ impl PluginsDir {
     /// installed (a zip deleted by hand or by Racetrack's own engine). Venvs of such
     /// plugins go too once an hour old. Configs are kept, as on delete.
     pub fn clean_up(&self) -> io::Result<CleanUp> {
+        // Cheap check first: a warm start with nothing left behind takes no lock (taking
+        // it rewrites the lock file). What appears after this look is found by the next
+        // start, as it would be after a locked clean-up.
+        if self.leftovers()?.is_empty() {
+            return Ok(CleanUp::default());
+        }
         let _lock = self.lock("clean up")?;
+        let leftovers = self.leftovers()?;
         let mut report = CleanUp::default();
+        for path in leftovers.paths {
+            remove_if_exists(&path)?;
+            report.removed.push(path);
+        }
+        if let Some(kept) = leftovers.order {
+            self.write_order(&kept)?;
+        }
+        for path in &report.removed {
+            tracing::info!(path = %path.display(), "removed what an interrupted or foreign operation left behind");
+        }
+        Ok(report)
+    }
+
+    /// What [`clean_up`](Self::clean_up) would remove now; changes nothing.
+    fn leftovers(&self) -> io::Result<Leftovers> {
+        let mut found = Leftovers::default();
 
         let staging = self.state_dir().join("staging");
         for dir in list_dir(&staging)? {
@@ -104,8 +127,7 @@ impl PluginsDir {
                 name.starts_with(PENDING_PREFIX) && older_than(&dir, Duration::from_secs(600))
             };
             if abandoned {
-                remove_if_exists(&dir)?;
-                report.removed.push(dir);
+                found.paths.push(dir);
             }
         }
 
@@ -139,14 +161,12 @@ impl PluginsDir {
             let name = file_name(&dir);
             // `.extracting-*`: an extraction cut short (they only happen under the lock).
             if name.starts_with(".extracting-") || !live.contains(&name) {
-                remove_if_exists(&dir)?;
-                report.removed.push(dir);
+                found.paths.push(dir);
             }
         }
         for marker in markers {
             if marker_id(&marker).is_some_and(|id| !live.contains(&id)) {
-                remove_if_exists(&marker)?;
-                report.removed.push(marker);
+                found.paths.push(marker);
             }
         }
         for venv in venvs {
@@ -154,18 +174,27 @@ impl PluginsDir {
             // Hidden names belong to the venv builder's own bookkeeping.
             if !name.starts_with('.') && !live.contains(&name) && older_than(&venv, ORPHAN_VENV_AGE)
             {
-                remove_if_exists(&venv)?;
-                report.removed.push(venv);
+                found.paths.push(venv);
             }
         }
         if order.iter().any(|id| !live.contains(id)) {
-            let kept: Vec<String> = order.into_iter().filter(|id| live.contains(id)).collect();
-            self.write_order(&kept)?;
+            found.order = Some(order.into_iter().filter(|id| live.contains(id)).collect());
         }
-        for path in &report.removed {
-            tracing::info!(path = %path.display(), "removed what an interrupted or foreign operation left behind");
-        }
-        Ok(report)
+        Ok(found)
+    }
+}
+
+/// Leftovers found by one look at the directory: paths to remove, and the install
+/// order without the ids of plugins no longer installed (when it has any).
+#[derive(Debug, Default)]
+struct Leftovers {
+    paths: Vec<PathBuf>,
+    order: Option<Vec<String>>,
+}
+
+impl Leftovers {
+    fn is_empty(&self) -> bool {
+        self.paths.is_empty() && self.order.is_none()
     }
 }
 

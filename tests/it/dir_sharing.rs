@@ -91,6 +91,32 @@ fn processes_starting_cold_together_all_load_every_plugin() {
 }
 
 #[test]
+fn a_warm_start_waits_for_no_lock() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("plugins");
+    simple_plugin("warm", "1", "    pass\n").write_into(&dir);
+    drop(engine(&dir));
+    // Another process busy installing: it holds the directory lock throughout.
+    let holder = racetrack_plugins::store::PluginsDir::open(&dir).unwrap();
+    let (held, release) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
+    let holding = std::thread::spawn(move || {
+        let _lock = holder.lock("a long install").unwrap();
+        held.0.send(()).unwrap();
+        let _ = release.1.recv();
+    });
+    held.1.recv().unwrap();
+    let (opened, done) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let engine = engine(&dir);
+        let _ = opened.send(engine.loaded_plugins().len());
+    });
+    let loaded = done.recv_timeout(Duration::from_secs(30));
+    release.0.send(()).unwrap();
+    holding.join().unwrap();
+    assert_eq!(loaded, Ok(1), "the warm start waited for the lock");
+}
+
+#[test]
 fn workers_installing_and_deleting_their_own_plugins_lose_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("plugins");
