@@ -39,13 +39,16 @@ run_bench() {  # name
     fi
 }
 
+# The tool venv first: the dependency benchmark measures uv too, found on PATH.
+source scripts/dev-venv.sh
+export PATH="$PATH:$VENV/bin"
+
 run_bench engine
 # Owned by the dependency installer's benchmark; its rows join the table if it prints
 # `@@ROW` lines, and its own output is shown above either way.
 run_bench deps_install || echo "(deps_install bench failed; continuing)"
 
 echo "== maturin develop --release"
-source scripts/dev-venv.sh
 VIRTUAL_ENV="$VENV" PIP_DISABLE_PIP_VERSION_CHECK=1 CARGO_TARGET_DIR="$PWD/target" \
     "$VENV/bin/maturin" develop --release --quiet --manifest-path Cargo.toml
 echo "== benches/python_host.py"
