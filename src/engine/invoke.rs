@@ -227,8 +227,9 @@ impl PluginEngine {
     /// The lowest-level call, for front ends that keep the plugin of each outcome (the
     /// Python module): calls `hook` on the loaded plugins (or the first loaded one
     /// named `only_plugin`, of the given version or else the newest), handing each
-    /// outcome to `each` in call order (the in-process runtime calls every plugin of a
-    /// call first, from one Python function, then hands the outcomes over). Runs on the
+    /// outcome to `each` in call order (for a call with keywords, the in-process runtime
+    /// calls every plugin first, from one Python function, then hands the outcomes
+    /// over). Runs on the
     /// current set without the change check: call [`poll_changes`](Self::poll_changes)
     /// first. `Err` when no plugin was called (no such plugin, unconvertible arguments).
     pub fn invoke_each(

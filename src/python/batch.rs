@@ -1,7 +1,8 @@
 //! Batched hook calls: every plugin of a set called from one generated Python function
-//! (`_batch.py`), so a call enters the interpreter once, not once per plugin. One
-//! function per call shape (positional count, keyword names), written on first use
-//! and kept for as long as the set lives.
+//! (`_batch.py`), each with just the keywords it declares, so a call with keywords
+//! enters the interpreter once and prunes nothing per plugin. One function per call
+//! shape (positional count, keyword names), written on first use and kept for as long
+//! as the set lives.
 //!
 //! Owns the cache of those functions and turning their result slots back into
 //! per-plugin outcomes. May not decide who is called (the dispatcher's table) or how

@@ -1,6 +1,6 @@
-//! Batched calls (every plugin called from one generated Python function) against the
-//! one-by-one path (taken by calls with a time limit): the same outcomes, whatever the
-//! signatures, keyword names and failures.
+//! Batched calls (calls with keywords: every plugin called from one generated Python
+//! function) against the one-by-one path (taken by calls with a time limit): the same
+//! outcomes, whatever the signatures, keyword names and failures.
 
 use std::time::Duration;
 
@@ -217,21 +217,23 @@ fn a_batched_failure_reads_as_if_the_hook_had_been_called_directly() {
     simple_plugin(
         "deep",
         "1",
-        "    def hook(self):\n        return self.helper()\n    def helper(self):\n        raise KeyError('k')",
+        "    def hook(self, x=None):\n        return self.helper()\n    def helper(self):\n        raise KeyError('k')",
     )
     .write_into(tmp.path());
     simple_plugin(
         "exits",
         "1",
-        "    def hook(self):\n        raise SystemExit(3)",
+        "    def hook(self, x=None):\n        raise SystemExit(3)",
     )
     .priority(1)
     .write_into(tmp.path());
     let engine = engine(tmp.path());
-    let batched = engine.invoke_collect("hook", &HookArgs::new());
+    // Keywords: what makes a call batched.
+    let args = HookArgs::new().kwarg("x", 1);
+    let batched = engine.invoke_collect("hook", &args);
     let one_by_one = engine.invoke_with(
         "hook",
-        &HookArgs::new(),
+        &args,
         CallOptions::default()
             .mode(racetrack_plugins::CallMode::CollectAll)
             .timeout(Duration::from_secs(60)),
@@ -261,13 +263,13 @@ fn a_batched_failure_reads_as_if_the_hook_had_been_called_directly() {
 }
 
 #[test]
-fn calls_without_a_time_limit_are_batched() {
+fn calls_with_keywords_and_no_time_limit_are_batched() {
     let tmp = tempfile::tempdir().unwrap();
     for name in ["a", "b"] {
         simple_plugin(
             name,
             "1",
-            "    def hook(self):\n        import sys\n        try:\n            return sys._getframe(1).f_code.co_name\n        except ValueError:\n            return None",
+            "    def hook(self, x=None):\n        import sys\n        try:\n            return sys._getframe(1).f_code.co_name\n        except ValueError:\n            return None",
         )
         .write_into(tmp.path());
     }
@@ -278,20 +280,26 @@ fn calls_without_a_time_limit_are_batched() {
             .map(|(_, caller)| caller)
             .collect::<Vec<_>>()
     };
+    let with_keywords = HookArgs::new().kwarg("x", 1);
     assert_eq!(
-        callers(engine.invoke_collect("hook", &HookArgs::new())),
+        callers(engine.invoke_collect("hook", &with_keywords)),
         [r#""dispatch""#, r#""dispatch""#],
         "both plugins called from the one generated function"
     );
-    let timed = callers(engine.invoke_with(
-        "hook",
-        &HookArgs::new(),
-        CallOptions::default().timeout(Duration::from_secs(60)),
-    ));
-    assert!(
-        timed.iter().all(|caller| caller != r#""dispatch""#),
-        "{timed:?}"
-    );
+    // Without keywords (nothing to prune) or with a time limit: one by one.
+    for (args, options) in [
+        (HookArgs::new().arg(1), CallOptions::default()),
+        (
+            with_keywords,
+            CallOptions::default().timeout(Duration::from_secs(60)),
+        ),
+    ] {
+        let callers = callers(engine.invoke_with("hook", &args, options));
+        assert!(
+            callers.iter().all(|caller| caller != r#""dispatch""#),
+            "{callers:?}"
+        );
+    }
 }
 
 #[test]
