@@ -77,21 +77,12 @@ impl Batches {
         if call.odd_keys || members.is_empty() {
             return None;
         }
-        let function = match self.function(py, hook, members, call.args.len(), &call.names) {
-            Ok(function) => function?,
-            Err(e) => {
-                tracing::warn!(
-                    hook,
-                    "cannot prepare a batched call; calling plugins one by one: {}",
-                    PyFailure::from_err(py, &e).summary()
-                );
-                return None;
-            }
-        };
+        let function = self.function(py, hook, members, call.args.len(), &call.names)?;
         Some(run(py, &function, members, call, fail_fast, each))
     }
 
-    /// The function for this call shape, written now if it is new.
+    /// The function for this call shape, written now if it is new; `None` when the
+    /// shape cannot be batched (remembered, like a function, so it is asked once).
     fn function<'py>(
         &self,
         py: Python<'py>,
@@ -99,42 +90,28 @@ impl Batches {
         members: &[BoundHook],
         nargs: usize,
         names: &[Bound<'py, PyString>],
-    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+    ) -> Option<Bound<'py, PyAny>> {
         // The lock is never held while Python code runs: the interpreter may hand the
         // GIL to another thread then, which could be waiting for this lock.
         match self.known(py, nargs, names) {
-            Known::Yes(function) => return Ok(function),
-            Known::Full => return Ok(None),
+            Known::Yes(function) => return function,
+            Known::Full => return None,
             Known::No => {}
         }
-        let mut plans = Vec::with_capacity(members.len());
-        for member in members {
-            let policy = &member.method.policy;
-            let taken = policy.max_positional.map_or(nargs, |max| max.min(nargs));
-            let mut kept = Vec::new();
-            for (i, name) in names.iter().enumerate() {
-                let declared = match &policy.keywords {
-                    None => true,
-                    Some(accepted) => accepted.contains(name.to_str()?),
-                };
-                if declared {
-                    kept.push(i);
-                }
-            }
-            plans.push((taken, kept));
-        }
-        let methods: Vec<&Py<PyAny>> = members.iter().map(|m| &m.method.method).collect();
-        let written = support_module(py, "_batch")?.call_method1(
-            "make_dispatch",
-            (hook, methods, plans, nargs, names.to_vec()),
-        )?;
-        let function = (!written.is_none()).then_some(written);
+        let function = write(py, hook, members, nargs, names).unwrap_or_else(|e| {
+            tracing::warn!(
+                hook,
+                "cannot prepare a batched call; calling plugins one by one: {}",
+                PyFailure::from_err(py, &e).summary()
+            );
+            None
+        });
         let Ok(mut shapes) = self.shapes.lock() else {
-            return Ok(function);
+            return function;
         };
         // Another thread may have written the same shape meanwhile: keep one.
         if let Some(shape) = shapes.iter().find(|s| s.matches(nargs, names)) {
-            return Ok(shape.function.as_ref().map(|f| f.bind(py).clone()));
+            return shape.function.as_ref().map(|f| f.bind(py).clone());
         }
         if shapes.len() < MAX_SHAPES {
             shapes.push(Shape {
@@ -143,7 +120,7 @@ impl Batches {
                 function: function.as_ref().map(|f| f.clone().unbind()),
             });
         }
-        Ok(function)
+        function
     }
 
     /// Whether this call shape has been seen (and its function, if it has one).
@@ -170,6 +147,39 @@ enum Known<'py> {
     /// Not seen, and no room to remember it (or the cache is unusable).
     Full,
     No,
+}
+
+/// Writes the dispatch function of this call shape: `None` when `_batch` cannot spell
+/// it (a keyword that is not an identifier, too many plugins).
+fn write<'py>(
+    py: Python<'py>,
+    hook: &str,
+    members: &[BoundHook],
+    nargs: usize,
+    names: &[Bound<'py, PyString>],
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let mut plans = Vec::with_capacity(members.len());
+    for member in members {
+        let policy = &member.method.policy;
+        let taken = policy.max_positional.map_or(nargs, |max| max.min(nargs));
+        let mut kept = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            let declared = match &policy.keywords {
+                None => true,
+                Some(accepted) => accepted.contains(name.to_str()?),
+            };
+            if declared {
+                kept.push(i);
+            }
+        }
+        plans.push((taken, kept));
+    }
+    let methods: Vec<&Py<PyAny>> = members.iter().map(|m| &m.method.method).collect();
+    let written = support_module(py, "_batch")?.call_method1(
+        "make_dispatch",
+        (hook, methods, plans, nargs, names.to_vec()),
+    )?;
+    Ok((!written.is_none()).then_some(written))
 }
 
 /// The two markers of `_batch.py`, looked up once per interpreter.
