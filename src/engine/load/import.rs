@@ -149,6 +149,11 @@ fn load_bounded(
             }
         }
     };
+    // The loader makes the plugin's folder the working directory and puts it first on
+    // `sys.path` while it imports; a stuck import would leave both so for every later
+    // load and for the host. Read before the thread starts: once started, it may have
+    // changed directory already.
+    let cwd = std::env::current_dir();
     let thread = std::thread::Builder::new()
         .name(format!("load {}", request.manifest.name))
         .spawn(job);
@@ -161,10 +166,6 @@ fn load_bounded(
             return Some(runtime.load(request));
         }
     };
-    // The loader makes the plugin's folder the working directory and puts it first on
-    // `sys.path` while it imports; a stuck import would leave both so for every later
-    // load and for the host.
-    let cwd = std::env::current_dir();
     match receiver.recv_timeout(timeout) {
         Ok(result) => Some(result),
         Err(mpsc::RecvTimeoutError::Timeout) => {
