@@ -4,9 +4,10 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
+use super::poll_timer::PollTimer;
 use super::{Inner, PluginEngine, PluginSet, Runtime};
 use crate::archive::ExtractLimits;
 use crate::deps::{DepsOptions, Installer};
@@ -181,10 +182,10 @@ impl EngineBuilder {
         let engine = PluginEngine {
             inner: Arc::new(Inner {
                 dir,
+                poll: self.options.watch_interval.map(PollTimer::new),
                 options: self.options,
                 current: RwLock::new(Arc::new(PluginSet::empty(&*runtime))),
                 runtime,
-                last_check: Mutex::new(Instant::now()),
                 generation: AtomicU64::new(0),
                 loads,
                 reloading: AtomicBool::new(false),

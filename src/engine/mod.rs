@@ -18,6 +18,7 @@ mod invoke;
 mod load;
 mod load_lock;
 mod plugin;
+mod poll_timer;
 mod reload;
 mod rollback;
 mod runtime;
@@ -27,8 +28,7 @@ mod versions;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::Instant;
+use std::sync::{Arc, RwLock};
 
 pub use builder::{
     EngineBuilder, EngineOptions, DEFAULT_PLUGINS_DIR, DEFAULT_WATCH_INTERVAL, PLUGINS_DIR_ENV,
@@ -46,13 +46,15 @@ pub use versions::{compare_versions, find_in};
 use crate::error::EngineError;
 use crate::python::InterpreterInfo;
 use crate::store::PluginsDir;
+use poll_timer::PollTimer;
 
 struct Inner {
     dir: PluginsDir,
     options: EngineOptions,
     runtime: Arc<dyn Runtime>,
     current: RwLock<Arc<PluginSet>>,
-    last_check: Mutex<Instant>,
+    /// When the next look at `last-change.txt` is due (`None`: never).
+    poll: Option<PollTimer>,
     /// Bumped after every swap of `current`; see [`PluginEngine::generation`].
     generation: AtomicU64,
     /// Whether this engine runs plugin code (`false`: [`EngineBuilder::build_unloaded`]).

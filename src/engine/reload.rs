@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::poll_timer::PollTimer;
 use super::{load, lock_loads, PluginEngine, PluginSet};
 
 impl PluginEngine {
@@ -89,17 +90,10 @@ impl PluginEngine {
     /// Every call does this itself, except [`invoke_each`](Self::invoke_each), whose
     /// caller calls this beforehand.
     pub fn poll_changes(&self) {
-        let Some(interval) = self.inner.options.watch_interval else {
+        let Some(poll) = &self.inner.poll else {
             return;
         };
-        let due = match self.inner.last_check.try_lock() {
-            Ok(mut last) if last.elapsed() >= interval => {
-                *last = Instant::now();
-                true
-            }
-            _ => false,
-        };
-        if due
+        if poll.claim()
             && self.inner.loads
             && self.inner.dir.change_marker() != self.snapshot().change_marker
         {
@@ -143,11 +137,6 @@ impl PluginEngine {
     /// Lets a front end holding the interpreter release it only when a check (and
     /// maybe a reload) is due, not on every call.
     pub fn changes_due(&self) -> bool {
-        self.inner.options.watch_interval.is_some_and(|interval| {
-            self.inner
-                .last_check
-                .try_lock()
-                .is_ok_and(|last| last.elapsed() >= interval)
-        })
+        self.inner.poll.as_ref().is_some_and(PollTimer::is_due)
     }
 }
