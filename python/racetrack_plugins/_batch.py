@@ -23,6 +23,7 @@ beyond the function it returns (the set that owns the function drops it on unloa
 from __future__ import annotations
 
 import keyword
+from types import FunctionType, MethodType
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 
@@ -55,6 +56,40 @@ def usable_keyword(name: object) -> bool:
     return isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name)
 
 
+def positional_parameters(method: Callable[..., Any]) -> Sequence[str]:
+    """The parameters ``method`` binds by position after its ``self``, read from the
+    code CPython runs: for a method of a plain Python function, the names of its
+    positional parameters in order; for anything else (builtins, wrappers, partials,
+    objects with ``__signature__``), none, as then only the signature says what a name
+    means."""
+    if type(method) is not MethodType:
+        return ()
+    function = method.__func__
+    if type(function) is not FunctionType:
+        return ()
+    code = function.__code__
+    # Positional-only ones never take a keyword: blanked, so no keyword matches them.
+    return tuple(
+        "" if index < code.co_posonlyargcount else name
+        for index, name in enumerate(code.co_varnames[: code.co_argcount])
+    )[1:]
+
+
+def spell_call(
+    method: Callable[..., Any], taken: int, kept: Sequence[int], names: Sequence[str]
+) -> List[str]:
+    """The arguments of one call: its first ``taken`` positional values, then the kept
+    keywords. Keywords that name the very next positional parameters are passed by
+    position, which binds them the same way and lets CPython take its fast path for
+    calls without keywords."""
+    arguments = [f"a{i}" for i in range(taken)]
+    by_name = {names[k]: k for k in kept}
+    parameters = positional_parameters(method)
+    while len(arguments) < len(parameters) and parameters[len(arguments)] in by_name:
+        arguments.append(f"k{by_name.pop(parameters[len(arguments)])}")
+    return arguments + [f"{name}=k{k}" for name, k in by_name.items()]
+
+
 def make_dispatch(
     hook: str,
     methods: Sequence[Callable[..., Any]],
@@ -71,29 +106,30 @@ def make_dispatch(
         return None
     positional = [f"a{i}" for i in range(nargs)]
     values = [f"k{i}" for i in range(len(names))]
+    # The methods are the function's globals (its own namespace): read like closure
+    # variables, without copying every one into each call's frame first.
     lines: List[str] = [
-        f"def make(FAILED, {', '.join(f'm{i}' for i in range(len(methods)))}):",
-        f"    def dispatch({', '.join(['out', 'fail_fast', *positional, *values])}):",
+        f"def dispatch({', '.join(['out', 'fail_fast', *positional, *values])}):",
     ]
     for i, (taken, kept) in enumerate(plans):
         if not 0 <= taken <= nargs or any(not 0 <= k < len(names) for k in kept):
             return None
-        call_args = positional[:taken] + [f"{names[k]}=k{k}" for k in kept]
+        call_args = spell_call(methods[i], taken, kept, names)
         lines += [
-            "        try:",
-            f"            out[{i}] = m{i}({', '.join(call_args)})",
-            "        except BaseException as e:",
+            "    try:",
+            f"        out[{i}] = m{i}({', '.join(call_args)})",
+            "    except BaseException as e:",
             # The exception as a direct call would have left it: without this frame.
-            "            t = e.__traceback__",
-            "            if t is not None and t.tb_next is not None:",
-            "                e.__traceback__ = t.tb_next",
-            f"            out[{i}] = (FAILED, e)",
-            "            if fail_fast:",
-            "                return",
+            "        t = e.__traceback__",
+            "        if t is not None and t.tb_next is not None:",
+            "            e.__traceback__ = t.tb_next",
+            f"        out[{i}] = (FAILED, e)",
+            "        if fail_fast:",
+            "            return",
         ]
-    lines.append("    return dispatch")
-    namespace: Dict[str, Any] = {}
+    namespace: Dict[str, Any] = {"FAILED": FAILED}
+    namespace.update((f"m{i}", method) for i, method in enumerate(methods))
     code = compile("\n".join(lines) + "\n", f"<racetrack_plugins dispatch of {hook}>", "exec")
     exec(code, namespace)
-    dispatch: Callable[..., None] = namespace["make"](FAILED, *methods)
+    dispatch: Callable[..., None] = namespace["dispatch"]
     return dispatch

@@ -4,13 +4,16 @@
 //! which argument (each implementation's call policy does).
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
 use serde::Serialize;
+use smallvec::SmallVec;
 
+use super::frozen_call::FrozenCall;
 use super::hook::interned_name;
 use super::{support_module, PyFailure};
 
@@ -107,14 +110,35 @@ impl Keyword {
 }
 
 /// Arguments of a hook call. Rust values are converted once per call (pythonize, maps
-/// with attribute access) and the same objects are passed to every plugin.
-#[derive(Clone, Default)]
+/// with attribute access) and the same objects are passed to every plugin. When every
+/// value converts to an immutable scalar (a `str`, a number, a `bool`, `None`), the
+/// converted call is kept, and calls made again with these `HookArgs` reuse it, as a Python caller reuses its own objects; containers are built afresh
+/// for each call, so what one call's plugins do to them never reaches the next.
+#[derive(Default)]
 pub struct HookArgs {
     positional: Vec<Arg>,
     keyword: Vec<Keyword>,
     /// A Python host's own argument tuple and keyword dict, passed on as they are;
     /// the two lists above are then empty.
     native: Option<Arc<NativeArgs>>,
+    /// The converted call, kept from the second call on (one-off arguments are not
+    /// worth keeping): `Some` when it holds only immutable scalars. Every builder
+    /// method and every clone starts without one.
+    frozen: PyOnceLock<Option<FrozenCall>>,
+    /// Converted once already.
+    used: AtomicBool,
+}
+
+impl Clone for HookArgs {
+    fn clone(&self) -> Self {
+        Self {
+            positional: self.positional.clone(),
+            keyword: self.keyword.clone(),
+            native: self.native.clone(),
+            frozen: PyOnceLock::new(),
+            used: AtomicBool::new(false),
+        }
+    }
 }
 
 struct NativeArgs {
@@ -139,8 +163,15 @@ impl HookArgs {
         Self::default()
     }
 
+    /// After a change, the next call is a first one again.
+    fn forget_conversion(&mut self) {
+        self.frozen = PyOnceLock::new();
+        self.used = AtomicBool::new(false);
+    }
+
     /// Appends a positional argument.
     pub fn arg<T: Serialize + Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.forget_conversion();
         self.positional
             .push(Arg::Value(Arc::new(Serialized(value))));
         self
@@ -152,6 +183,7 @@ impl HookArgs {
         name: impl Into<String>,
         value: T,
     ) -> Self {
+        self.forget_conversion();
         self.keyword.push(Keyword::new(
             name.into(),
             Arg::Value(Arc::new(Serialized(value))),
@@ -169,11 +201,13 @@ impl HookArgs {
 
     /// Passes a live Python object as is (no conversion).
     pub fn py_arg(mut self, value: Py<PyAny>) -> Self {
+        self.forget_conversion();
         self.positional.push(Arg::Value(Arc::new(value)));
         self
     }
 
     pub fn py_kwarg(mut self, name: impl Into<String>, value: Py<PyAny>) -> Self {
+        self.forget_conversion();
         self.keyword
             .push(Keyword::new(name.into(), Arg::Value(Arc::new(value))));
         self
@@ -211,13 +245,16 @@ impl HookArgs {
             )
             .map_err(|e| PyFailure::from_err(py, &e));
         }
+        if let Some(Some(frozen)) = self.frozen.get(py) {
+            return Ok(frozen.bind(py));
+        }
         let run = || -> PyResult<_> {
             let mut items = Vec::with_capacity(self.positional.len());
             for Arg::Value(v) in &self.positional {
                 items.push(v.to_python(py)?);
             }
-            let mut names = Vec::with_capacity(self.keyword.len());
-            let mut values = Vec::with_capacity(self.keyword.len());
+            let mut names = KeywordList::with_capacity(self.keyword.len());
+            let mut values = KeywordList::with_capacity(self.keyword.len());
             for keyword in &self.keyword {
                 let Arg::Value(v) = &keyword.value;
                 // Interned, as the parameter names of the hooks are: CPython then
@@ -225,17 +262,22 @@ impl HookArgs {
                 names.push(keyword.interned(py));
                 values.push(v.to_python(py)?);
             }
-            Ok(PyCallArgs {
-                args: PyTuple::new(py, items)?,
-                names,
-                values,
-                dict: None,
-                odd_keys: false,
-            })
+            Ok(PyCallArgs::new(PyTuple::new(py, items)?, names, values))
         };
-        run().map_err(|e| PyFailure::from_err(py, &e))
+        let call = run().map_err(|e| PyFailure::from_err(py, &e))?;
+        // Plain load and store: two threads racing here at worst both freeze, and
+        // one of them wins.
+        if !self.used.load(Ordering::Relaxed) {
+            self.used.store(true, Ordering::Relaxed);
+        } else if self.frozen.get(py).is_none() {
+            let _ = self.frozen.set(py, FrozenCall::of(&call));
+        }
+        Ok(call)
     }
 }
+
+/// A call's keyword names or values: hosts pass a few, kept inline.
+pub(crate) type KeywordList<T> = SmallVec<[T; 6]>;
 
 /// One call's arguments in Python: the positional tuple, and the keywords as names
 /// and values in order. Rust callers' keywords never need a dict unless a plugin is
@@ -243,8 +285,8 @@ impl HookArgs {
 pub(crate) struct PyCallArgs<'py> {
     pub args: Bound<'py, PyTuple>,
     /// Empty when `odd_keys`.
-    pub names: Vec<Bound<'py, PyString>>,
-    pub values: Vec<Bound<'py, PyAny>>,
+    pub names: KeywordList<Bound<'py, PyString>>,
+    pub values: KeywordList<Bound<'py, PyAny>>,
     /// A Python caller's own keyword dict.
     dict: Option<Bound<'py, PyDict>>,
     /// Some key of the caller's dict is not a str: only the dict can carry it.
@@ -252,11 +294,26 @@ pub(crate) struct PyCallArgs<'py> {
 }
 
 impl<'py> PyCallArgs<'py> {
+    /// A call with these positional values and keywords.
+    pub(super) fn new(
+        args: Bound<'py, PyTuple>,
+        names: KeywordList<Bound<'py, PyString>>,
+        values: KeywordList<Bound<'py, PyAny>>,
+    ) -> Self {
+        Self {
+            args,
+            names,
+            values,
+            dict: None,
+            odd_keys: false,
+        }
+    }
+
     fn native(args: &Bound<'py, PyTuple>, kwargs: Option<&Bound<'py, PyDict>>) -> PyResult<Self> {
         let mut call = Self {
             args: args.clone(),
-            names: Vec::new(),
-            values: Vec::new(),
+            names: KeywordList::new(),
+            values: KeywordList::new(),
             dict: kwargs.filter(|k| !k.is_empty()).cloned(),
             odd_keys: false,
         };

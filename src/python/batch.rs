@@ -8,14 +8,14 @@
 //! per-plugin outcomes. May not decide who is called (the dispatcher's table) or how
 //! arguments are pruned (each implementation's `CallPolicy`, read here only).
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyList, PyString, PyTuple};
 
-use super::runtime::BoundHook;
+use super::hook_tables::BoundHook;
 use super::{support_module, PyCallArgs, PyFailure, PyValue};
 use crate::engine::{CallFailure, LoadedPlugin, OutcomeSink};
 
@@ -48,13 +48,19 @@ impl Shape {
 /// The generated functions of one hook of one loaded set.
 #[derive(Default)]
 pub(super) struct Batches {
+    /// The first shape called: hosts mostly pass one, found here without a lock.
+    first: OnceLock<Shape>,
+    /// Any others.
     shapes: Mutex<Vec<Shape>>,
 }
 
 impl std::fmt::Debug for Batches {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let count = self.shapes.lock().map(|s| s.len()).unwrap_or_default();
-        f.debug_struct("Batches").field("shapes", &count).finish()
+        let first = usize::from(self.first.get().is_some());
+        f.debug_struct("Batches")
+            .field("shapes", &(first + count))
+            .finish()
     }
 }
 
@@ -106,19 +112,26 @@ impl Batches {
             );
             None
         });
-        let Ok(mut shapes) = self.shapes.lock() else {
+        let shape = Shape {
+            nargs,
+            names: names.iter().map(|n| n.clone().unbind()).collect(),
+            function: function.as_ref().map(|f| f.clone().unbind()),
+        };
+        let Err(shape) = self.first.set(shape) else {
             return function;
         };
         // Another thread may have written the same shape meanwhile: keep one.
+        if let Some(first) = self.first.get().filter(|f| f.matches(nargs, names)) {
+            return first.function.as_ref().map(|f| f.bind(py).clone());
+        }
+        let Ok(mut shapes) = self.shapes.lock() else {
+            return function;
+        };
         if let Some(shape) = shapes.iter().find(|s| s.matches(nargs, names)) {
             return shape.function.as_ref().map(|f| f.bind(py).clone());
         }
-        if shapes.len() < MAX_SHAPES {
-            shapes.push(Shape {
-                nargs,
-                names: names.iter().map(|n| n.clone().unbind()).collect(),
-                function: function.as_ref().map(|f| f.clone().unbind()),
-            });
+        if shapes.len() + 1 < MAX_SHAPES {
+            shapes.push(shape);
         }
         function
     }
@@ -130,12 +143,18 @@ impl Batches {
         nargs: usize,
         names: &[Bound<'py, PyString>],
     ) -> Known<'py> {
+        let found = |shape: &Shape| Known::Yes(shape.function.as_ref().map(|f| f.bind(py).clone()));
+        match self.first.get() {
+            Some(first) if first.matches(nargs, names) => return found(first),
+            Some(_) => {}
+            None => return Known::No,
+        }
         let Ok(shapes) = self.shapes.lock() else {
             return Known::Full;
         };
         match shapes.iter().find(|s| s.matches(nargs, names)) {
-            Some(shape) => Known::Yes(shape.function.as_ref().map(|f| f.bind(py).clone())),
-            None if shapes.len() >= MAX_SHAPES => Known::Full,
+            Some(shape) => found(shape),
+            None if shapes.len() + 1 >= MAX_SHAPES => Known::Full,
             None => Known::No,
         }
     }

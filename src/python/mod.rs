@@ -9,10 +9,14 @@ mod args;
 mod batch;
 mod deadline;
 mod failure;
+mod frozen_call;
 mod hook;
+mod hook_tables;
 mod in_flight;
 mod loader;
+mod release;
 mod runtime;
+mod scoped_flag;
 mod support;
 mod value;
 
@@ -24,6 +28,7 @@ pub use in_flight::{host_exiting, stop_all as stop_hooks_for_exit, InFlight};
 pub use runtime::PythonRuntime;
 pub use value::{ManifestView, PyValue};
 
+pub(crate) use scoped_flag::while_set;
 pub(crate) use support::support_module;
 
 use pyo3::prelude::*;

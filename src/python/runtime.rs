@@ -1,18 +1,17 @@
 //! The in-process runtime: plugins run in this process's interpreter (embedded, or a
 //! Python host's own). Implements the engine's [`Runtime`] and [`Dispatcher`].
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
-use pyo3::types::PyString;
 
-use super::batch::Batches;
 use super::deadline::{call_with_timeout, Timed};
-use super::hook::{HookMethod, SharedKwargs};
+use super::hook::SharedKwargs;
+use super::hook_tables::HookTables;
 use super::loader::{self, unload_plugin};
+use super::release::while_attached;
 use super::{support_module, InterpreterInfo, PyFailure, PyValue};
 use crate::engine::{
     CallFailure, CallTarget, Dispatcher, LoadRequest, LoadedCode, LoadedPlugin, OutcomeSink,
@@ -59,8 +58,7 @@ impl Runtime for PythonRuntime {
 
     fn dispatcher(&self, plugins: &[Arc<LoadedPlugin>]) -> Box<dyn Dispatcher> {
         Box::new(PythonDispatcher {
-            plugins: plugins.to_vec(),
-            hooks: RwLock::default(),
+            tables: HookTables::new(plugins),
         })
     }
 
@@ -90,66 +88,11 @@ impl Runtime for PythonRuntime {
     }
 }
 
-/// One plugin's implementation of one hook.
-#[derive(Debug)]
-pub(super) struct BoundHook {
-    pub(super) plugin: Arc<LoadedPlugin>,
-    /// Shared with a timed call's thread.
-    pub(super) method: Arc<HookMethod>,
-}
-
-/// The implementations of one hook in a set, in call order, and the batched calls
-/// written for them.
-#[derive(Debug)]
-struct HookTable {
-    bound: Vec<BoundHook>,
-    batches: Batches,
-}
-
 /// Calls hooks on one loaded set, with the bound methods of each hook looked up (and
 /// their signatures read) once per set, not per call.
 #[derive(Debug)]
 struct PythonDispatcher {
-    plugins: Vec<Arc<LoadedPlugin>>,
-    hooks: RwLock<HashMap<String, Arc<HookTable>>>,
-}
-
-impl PythonDispatcher {
-    /// Implementations of `hook`, in call order. An attribute lookup that raises marks
-    /// nothing: the plugin simply does not take part (and the failure is logged).
-    fn table(&self, py: Python<'_>, hook: &str) -> Arc<HookTable> {
-        if let Ok(map) = self.hooks.read() {
-            if let Some(table) = map.get(hook) {
-                return table.clone();
-            }
-        }
-        let name = PyString::intern(py, hook);
-        let mut table = Vec::new();
-        for plugin in &self.plugins {
-            match HookMethod::resolve(py, plugin.instance.as_py(), &name) {
-                Ok(Some(method)) => table.push(BoundHook {
-                    plugin: plugin.clone(),
-                    method: Arc::new(method),
-                }),
-                Ok(None) => {}
-                Err(failure) => tracing::warn!(
-                    plugin = plugin.name(),
-                    version = plugin.version(),
-                    hook,
-                    "looking up the hook raised {}",
-                    failure.summary()
-                ),
-            }
-        }
-        let table = Arc::new(HookTable {
-            bound: table,
-            batches: Batches::default(),
-        });
-        if let Ok(mut map) = self.hooks.write() {
-            map.entry(hook.to_string()).or_insert_with(|| table.clone());
-        }
-        table
-    }
+    tables: HookTables,
 }
 
 impl Dispatcher for PythonDispatcher {
@@ -162,9 +105,9 @@ impl Dispatcher for PythonDispatcher {
         timeout: Option<Duration>,
         each: &mut OutcomeSink<'_>,
     ) -> Result<(), PyFailure> {
-        Python::attach(|py| {
+        while_attached(|py| {
             let call = args.to_call(py)?;
-            let table = self.table(py, hook);
+            let table = self.tables.get(py, hook);
             // Spans only when someone listens: building one costs more than a small
             // hook's whole call when tracing also feeds `log` (axum turns that on).
             let debug = tracing::enabled!(tracing::Level::DEBUG);
@@ -197,17 +140,15 @@ impl Dispatcher for PythonDispatcher {
                         continue;
                     }
                 }
-                let span = if debug {
+                let _entered = debug.then(|| {
                     tracing::debug_span!(
                         "hook",
                         hook,
                         plugin = plugin.name(),
                         version = plugin.version()
                     )
-                } else {
-                    tracing::Span::none()
-                };
-                let _entered = span.enter();
+                    .entered()
+                });
                 let started = debug.then(Instant::now);
                 let outcome = match timeout {
                     None => bound

@@ -3,12 +3,14 @@
 //! `args.rs`'s.
 
 use std::collections::BTreeMap;
+use std::mem::ManuallyDrop;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 use serde::de::DeserializeOwned;
 
 use super::args::HookArgs;
+use super::release::release;
 use super::{support_module, PyFailure};
 use crate::manifest::PluginManifest;
 
@@ -75,22 +77,38 @@ impl ManifestView {
 }
 
 /// A value returned by a hook: the live Python object, convertible on demand.
+///
+/// Dropping one needs the interpreter. On a thread not attached to it (a Rust host's),
+/// the reference waits in a list of that thread's own, given back the next time the
+/// thread calls a hook, when the thread ends, or once a few dozen are waiting
+/// (`release.rs`): pyo3's own queue for these costs a lock per object.
 #[derive(Debug)]
 pub struct PyValue {
-    object: Py<PyAny>,
+    /// Taken only by `Drop` and `into_py`. One word: a `PyValue` moves as a pointer.
+    object: ManuallyDrop<Py<PyAny>>,
 }
 
 impl Clone for PyValue {
     fn clone(&self) -> Self {
         Python::attach(|py| Self {
-            object: self.object.clone_ref(py),
+            object: ManuallyDrop::new(self.object.clone_ref(py)),
         })
+    }
+}
+
+impl Drop for PyValue {
+    fn drop(&mut self) {
+        // SAFETY: `object` is not used again: this is the value's end.
+        let object = unsafe { ManuallyDrop::take(&mut self.object) };
+        release(object);
     }
 }
 
 impl PyValue {
     pub fn new(object: Py<PyAny>) -> Self {
-        Self { object }
+        Self {
+            object: ManuallyDrop::new(object),
+        }
     }
 
     /// The underlying Python object.
@@ -99,7 +117,9 @@ impl PyValue {
     }
 
     pub fn into_py(self) -> Py<PyAny> {
-        self.object
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped, so `object` is taken exactly once.
+        unsafe { ManuallyDrop::take(&mut this.object) }
     }
 
     pub fn is_none(&self) -> bool {

@@ -17,6 +17,7 @@ mod dir_sharing;
 mod dir_store;
 mod engine_batch;
 mod engine_deps;
+mod engine_hot_path;
 mod engine_install;
 mod engine_invoke;
 mod engine_load;

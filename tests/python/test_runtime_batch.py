@@ -100,3 +100,54 @@ def test_names_only_reach_the_source_as_validated_keywords() -> None:
     sneaky = "x'); import os; os._exit(1) #"
     dispatch = _batch.make_dispatch(sneaky, [echo], [(1, [])], 1, [])
     assert run(dispatch, 1, True, "v") == [[["v"], []]]
+
+
+class Signatures:
+    def plain(self, a: Any, user: Any = None, dry_run: Any = False) -> Any:
+        return [a, user, dry_run]
+
+    def gap(self, a: Any, b: Any = None, user: Any = None) -> Any:
+        return [a, b, user]
+
+    def positional_only(self, user: Any, /, **kw: Any) -> Any:
+        return [user, sorted(kw)]
+
+    def keyword_only(self, a: Any, *, user: Any = None) -> Any:
+        return [a, user]
+
+
+def test_keywords_naming_the_next_positional_parameters_are_passed_by_position() -> None:
+    method = Signatures().plain
+    names = ["dry_run", "user"]
+    assert _batch.spell_call(method, 1, [0, 1], names) == ["a0", "k1", "k0"]
+    assert _batch.spell_call(method, 1, [1], names) == ["a0", "k1"]
+    # Only `dry_run` kept: `user` comes first among the parameters, so no shortcut.
+    assert _batch.spell_call(method, 1, [0], names) == ["a0", "dry_run=k0"]
+
+
+def test_keywords_stay_keywords_past_a_gap_or_a_keyword_only_marker() -> None:
+    assert _batch.spell_call(Signatures().gap, 1, [0], ["user"]) == ["a0", "user=k0"]
+    assert _batch.spell_call(Signatures().keyword_only, 1, [0], ["user"]) == ["a0", "user=k0"]
+
+
+def test_positional_only_parameters_never_take_a_keyword() -> None:
+    method = Signatures().positional_only
+    assert _batch.positional_parameters(method) == ("",)
+    assert _batch.spell_call(method, 0, [0], ["user"]) == ["user=k0"]
+
+
+def test_only_plain_python_methods_get_the_shortcut() -> None:
+    def function(a: Any, user: Any = None) -> Any:
+        return a
+
+    assert _batch.positional_parameters(function) == ()
+    assert _batch.positional_parameters(len) == ()
+    assert _batch.spell_call(echo, 1, [0], ["user"]) == ["a0", "user=k0"]
+
+
+def test_a_dispatch_passing_keywords_by_position_binds_them_the_same() -> None:
+    methods: List[Callable[..., Any]] = [Signatures().plain, Signatures().gap, Signatures().keyword_only]
+    plans = [(1, [0, 1]), (1, [0]), (1, [0])]
+    dispatch = _batch.make_dispatch("hook", methods, plans, 1, ["user", "dry_run"])
+    out = run(dispatch, 3, True, "x", "alice", True)
+    assert out == [["x", "alice", True], ["x", None, "alice"], ["x", "alice"]]
