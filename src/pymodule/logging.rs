@@ -2,8 +2,9 @@
 //! with its own handlers: logger names follow the Rust modules
 //! (`racetrack_plugins.engine.load`, ...). The threshold is the effective level of the
 //! `racetrack_plugins` logger, checked at every engine call (read again only after
-//! some level changed).
+//! some level changed). Only threads inside an engine call made from Python forward.
 
+use std::cell::Cell;
 use std::fmt::{self, Write as _};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::OnceLock;
@@ -18,6 +19,8 @@ use tracing::subscriber::Interest;
 use tracing::{Dispatch, Event, Level, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
+
+use crate::python::while_set;
 
 const ROOT_LOGGER: &str = "racetrack_plugins";
 
@@ -34,13 +37,29 @@ fn python_level(level: &Level) -> i32 {
     }
 }
 
+thread_local! {
+    /// Whether this thread is inside [`with_python_logging`]: only then do events go to
+    /// Python (a thread of the engine's own may run on while the interpreter finalizes).
+    static FORWARDING: Cell<bool> = const { Cell::new(false) };
+}
+
 fn dispatch() -> &'static Dispatch {
     static DISPATCH: OnceLock<Dispatch> = OnceLock::new();
     DISPATCH.get_or_init(|| Dispatch::new(tracing_subscriber::registry().with(PyLogLayer)))
 }
 
+/// Makes [`dispatch`] this module's global default, once: setting a scoped default on
+/// every call cost more than a small hook call. The extension module has its own copy
+/// of `tracing`, so this touches no other library's logs. `false` when some other
+/// default got there first (then each call sets it for itself).
+fn global_dispatch() -> bool {
+    static GLOBAL: OnceLock<bool> = OnceLock::new();
+    *GLOBAL.get_or_init(|| tracing::dispatcher::set_global_default(dispatch().clone()).is_ok())
+}
+
 /// Runs `f` with the engine's logs going to Python's `logging` (on this thread).
 pub(crate) fn with_python_logging<T>(py: Python<'_>, f: impl FnOnce() -> T) -> T {
+    static CACHE: PyOnceLock<Option<Py<PyDict>>> = PyOnceLock::new();
     static LOGGER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     let logger = LOGGER.get_or_try_init(py, || {
         py.import("logging")?
@@ -48,9 +67,24 @@ pub(crate) fn with_python_logging<T>(py: Python<'_>, f: impl FnOnce() -> T) -> T
             .map(Bound::unbind)
     });
     if let Ok(logger) = logger {
-        refresh_threshold(logger.bind(py));
+        let logger = logger.bind(py);
+        let cache = CACHE.get_or_init(py, || level_cache(logger).map(Bound::unbind));
+        refresh_threshold(logger, cache.as_ref().map(|c| c.bind(py)));
     }
-    tracing::dispatcher::with_default(dispatch(), f)
+    while_set(&FORWARDING, || {
+        if global_dispatch() {
+            f()
+        } else {
+            tracing::dispatcher::with_default(dispatch(), f)
+        }
+    })
+}
+
+/// The logger's level cache, a dict `logging` empties (never replaces) on every level
+/// change; `None` for a `logging` without one.
+fn level_cache<'py>(logger: &Bound<'py, PyAny>) -> Option<Bound<'py, PyDict>> {
+    let cache = logger.getattr(intern!(logger.py(), "_cache")).ok()?;
+    cache.cast_into::<PyDict>().ok()
 }
 
 /// A key of the logger's own level cache that `logging` never uses (it keys by level
@@ -62,14 +96,10 @@ const VALID_MARK: &str = "racetrack_plugins threshold";
 /// so a mark left in it says the last reading still holds; walking the logger
 /// hierarchy on every call would cost more than a small hook call. Without that cache
 /// (another `logging`), the level is read every time.
-fn refresh_threshold(logger: &Bound<'_, PyAny>) {
+fn refresh_threshold(logger: &Bound<'_, PyAny>, cache: Option<&Bound<'_, PyDict>>) {
     let py = logger.py();
-    let cache = logger
-        .getattr(intern!(py, "_cache"))
-        .ok()
-        .and_then(|c| c.cast_into::<PyDict>().ok());
     let mark = intern!(py, VALID_MARK);
-    if let Some(cache) = &cache {
+    if let Some(cache) = cache {
         if cache.contains(mark).unwrap_or(false) {
             return;
         }
@@ -126,6 +156,7 @@ where
 
     fn enabled(&self, metadata: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
         python_level(metadata.level()) >= THRESHOLD.load(Ordering::Relaxed)
+            && FORWARDING.try_with(Cell::get).unwrap_or(false)
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
