@@ -141,14 +141,23 @@ def load_plugin(
         sys.path[:] = saved_path + kept
 
 
+#: The host was searched for ``racetrack_client`` and has none: later loads do not
+#: search again (each search walks ``sys.path``, ~50 µs per plugin), unless the host
+#: imports it meanwhile.
+_NO_HOST_CLIENT = False
+
+
 def _host_manifest(manifest: Any) -> Any:
     """Racetrack's pydantic ``PluginManifest`` when the host has ``racetrack_client``
     (what plugins get under Racetrack's own engine), else the engine's manifest."""
+    global _NO_HOST_CLIENT
     try:
-        # A failed import costs twice this search (module locks, the exception): the
-        # import below would fail at the same top-level lookup when it finds nothing.
-        if "racetrack_client" not in sys.modules and importlib.util.find_spec("racetrack_client") is None:
-            return manifest
+        if "racetrack_client" not in sys.modules:
+            # A failed import costs twice this search (module locks, the exception):
+            # the import below would fail at the same top-level lookup.
+            if _NO_HOST_CLIENT or importlib.util.find_spec("racetrack_client") is None:
+                _NO_HOST_CLIENT = True
+                return manifest
         from racetrack_client.plugin.plugin_manifest import PluginManifest
     except Exception:
         return manifest
