@@ -131,5 +131,7 @@ def make_dispatch(
     namespace.update((f"m{i}", method) for i, method in enumerate(methods))
     code = compile("\n".join(lines) + "\n", f"<racetrack_plugins dispatch of {hook}>", "exec")
     exec(code, namespace)
-    dispatch: Callable[..., None] = namespace["dispatch"]
+    # Popped: left in its own globals, the function would be in a reference cycle, and
+    # the methods (with their plugins) would outlive the set until a cyclic collection.
+    dispatch: Callable[..., None] = namespace.pop("dispatch")
     return dispatch

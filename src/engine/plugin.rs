@@ -10,7 +10,7 @@ use serde::{Serialize, Serializer};
 
 use crate::error::{LoadError, LoadErrorKind};
 use crate::manifest::PluginManifest;
-use crate::python::PyValue;
+use crate::python::PluginInstance;
 
 /// Which plugin a result or error came from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -124,7 +124,7 @@ pub struct LoadedPlugin {
     /// The runtime's name for the plugin's code (the unique module name in Python).
     pub module_name: String,
     /// The `Plugin` instance, opaque to the engine.
-    pub instance: PyValue,
+    pub instance: PluginInstance,
     /// Shared by every result of this plugin, so a call allocates no names.
     pub(crate) origin: Arc<PluginRef>,
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use super::plugin::LoadedPlugin;
 use crate::manifest::PluginManifest;
-use crate::python::{HookArgs, InterpreterInfo, PyFailure, PyValue};
+use crate::python::{HookArgs, InterpreterInfo, PluginInstance, PyFailure, PyValue};
 
 /// What a runtime needs to load one plugin.
 #[derive(Debug, Clone)]
@@ -30,7 +30,7 @@ pub struct LoadRequest {
 /// A plugin's code, running: its `Plugin` instance and what the load warned about.
 #[derive(Debug)]
 pub struct LoadedCode {
-    pub instance: PyValue,
+    pub instance: PluginInstance,
     pub warnings: Vec<String>,
 }
 

@@ -2,9 +2,8 @@
 //! with its own handlers: logger names follow the Rust modules
 //! (`racetrack_plugins.engine.load`, ...). The threshold is the effective level of the
 //! `racetrack_plugins` logger, checked at every engine call (read again only after
-//! some level changed). Only threads inside an engine call made from Python forward.
+//! some level changed).
 
-use std::cell::Cell;
 use std::fmt::{self, Write as _};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::OnceLock;
@@ -19,8 +18,6 @@ use tracing::subscriber::Interest;
 use tracing::{Dispatch, Event, Level, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
-
-use crate::python::while_set;
 
 const ROOT_LOGGER: &str = "racetrack_plugins";
 
@@ -37,24 +34,9 @@ fn python_level(level: &Level) -> i32 {
     }
 }
 
-thread_local! {
-    /// Whether this thread is inside [`with_python_logging`]: only then do events go to
-    /// Python (a thread of the engine's own may run on while the interpreter finalizes).
-    static FORWARDING: Cell<bool> = const { Cell::new(false) };
-}
-
 fn dispatch() -> &'static Dispatch {
     static DISPATCH: OnceLock<Dispatch> = OnceLock::new();
     DISPATCH.get_or_init(|| Dispatch::new(tracing_subscriber::registry().with(PyLogLayer)))
-}
-
-/// Makes [`dispatch`] this module's global default, once: setting a scoped default on
-/// every call cost more than a small hook call. The extension module has its own copy
-/// of `tracing`, so this touches no other library's logs. `false` when some other
-/// default got there first (then each call sets it for itself).
-fn global_dispatch() -> bool {
-    static GLOBAL: OnceLock<bool> = OnceLock::new();
-    *GLOBAL.get_or_init(|| tracing::dispatcher::set_global_default(dispatch().clone()).is_ok())
 }
 
 /// Runs `f` with the engine's logs going to Python's `logging` (on this thread).
@@ -71,13 +53,9 @@ pub(crate) fn with_python_logging<T>(py: Python<'_>, f: impl FnOnce() -> T) -> T
         let cache = CACHE.get_or_init(py, || level_cache(logger).map(Bound::unbind));
         refresh_threshold(logger, cache.as_ref().map(|c| c.bind(py)));
     }
-    while_set(&FORWARDING, || {
-        if global_dispatch() {
-            f()
-        } else {
-            tracing::dispatcher::with_default(dispatch(), f)
-        }
-    })
+    // Scoped to this call, not a global default: a process may also run the CLI
+    // (`run_cli`), whose logs go to stderr through a global subscriber of its own.
+    tracing::dispatcher::with_default(dispatch(), f)
 }
 
 /// The logger's level cache, a dict `logging` empties (never replaces) on every level
@@ -156,7 +134,6 @@ where
 
     fn enabled(&self, metadata: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
         python_level(metadata.level()) >= THRESHOLD.load(Ordering::Relaxed)
-            && FORWARDING.try_with(Cell::get).unwrap_or(false)
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {

@@ -13,7 +13,7 @@ use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
 use serde::Serialize;
 use smallvec::SmallVec;
 
-use super::frozen_call::FrozenCall;
+use super::frozen_call::{serializes_the_same, FrozenCall};
 use super::hook::interned_name;
 use super::{support_module, PyFailure};
 
@@ -111,8 +111,9 @@ impl Keyword {
 
 /// Arguments of a hook call. Rust values are converted once per call (pythonize, maps
 /// with attribute access) and the same objects are passed to every plugin. When every
-/// value converts to an immutable scalar (a `str`, a number, a `bool`, `None`), the
-/// converted call is kept, and calls made again with these `HookArgs` reuse it, as a Python caller reuses its own objects; containers are built afresh
+/// value is plain data (strings, numbers, `bool`, JSON values) and converts to an
+/// immutable scalar (a `str`, a number, a `bool`, `None`), the converted call is
+/// kept, and calls made again with these `HookArgs` reuse it, as a Python caller reuses its own objects; containers are built afresh
 /// for each call, so what one call's plugins do to them never reaches the next.
 #[derive(Default)]
 pub struct HookArgs {
@@ -127,6 +128,8 @@ pub struct HookArgs {
     frozen: PyOnceLock<Option<FrozenCall>>,
     /// Converted once already.
     used: AtomicBool,
+    /// Holds a value that may convert differently per call: never frozen.
+    volatile: bool,
 }
 
 impl Clone for HookArgs {
@@ -137,6 +140,7 @@ impl Clone for HookArgs {
             native: self.native.clone(),
             frozen: PyOnceLock::new(),
             used: AtomicBool::new(false),
+            volatile: self.volatile,
         }
     }
 }
@@ -172,6 +176,7 @@ impl HookArgs {
     /// Appends a positional argument.
     pub fn arg<T: Serialize + Send + Sync + 'static>(mut self, value: T) -> Self {
         self.forget_conversion();
+        self.volatile |= !serializes_the_same::<T>();
         self.positional
             .push(Arg::Value(Arc::new(Serialized(value))));
         self
@@ -184,6 +189,7 @@ impl HookArgs {
         value: T,
     ) -> Self {
         self.forget_conversion();
+        self.volatile |= !serializes_the_same::<T>();
         self.keyword.push(Keyword::new(
             name.into(),
             Arg::Value(Arc::new(Serialized(value))),
@@ -265,12 +271,14 @@ impl HookArgs {
             Ok(PyCallArgs::new(PyTuple::new(py, items)?, names, values))
         };
         let call = run().map_err(|e| PyFailure::from_err(py, &e))?;
-        // Plain load and store: two threads racing here at worst both freeze, and
-        // one of them wins.
-        if !self.used.load(Ordering::Relaxed) {
-            self.used.store(true, Ordering::Relaxed);
-        } else if self.frozen.get(py).is_none() {
-            let _ = self.frozen.set(py, FrozenCall::of(&call));
+        if !self.volatile {
+            // Plain load and store: two threads racing here at worst both freeze, and
+            // one of them wins.
+            if !self.used.load(Ordering::Relaxed) {
+                self.used.store(true, Ordering::Relaxed);
+            } else if self.frozen.get(py).is_none() {
+                let _ = self.frozen.set(py, FrozenCall::of(&call));
+            }
         }
         Ok(call)
     }

@@ -2,6 +2,7 @@
 //! nothing in them can change, so sharing them between calls is invisible to plugins.
 //! Owns that rule; converting is `args.rs`'s.
 
+use std::any::TypeId;
 use std::mem::ManuallyDrop;
 
 use pyo3::prelude::*;
@@ -57,4 +58,39 @@ fn is_immutable_scalar(value: &Bound<'_, PyAny>) -> bool {
         || value.is_exact_instance_of::<PyBool>()
         || value.is_exact_instance_of::<PyInt>()
         || value.is_exact_instance_of::<PyFloat>()
+}
+
+/// Whether every value of `T` serializes the same each time: plain data the arguments
+/// own. Anything else (an atomic or a lock behind a reference, a `Serialize` that reads
+/// a clock) may convert differently per call, so arguments holding one are converted
+/// for every call.
+pub(super) fn serializes_the_same<T: 'static>() -> bool {
+    let of = TypeId::of::<T>();
+    [
+        TypeId::of::<String>(),
+        TypeId::of::<&'static str>(),
+        TypeId::of::<Box<str>>(),
+        TypeId::of::<std::sync::Arc<str>>(),
+        TypeId::of::<bool>(),
+        TypeId::of::<char>(),
+        TypeId::of::<i8>(),
+        TypeId::of::<i16>(),
+        TypeId::of::<i32>(),
+        TypeId::of::<i64>(),
+        TypeId::of::<isize>(),
+        TypeId::of::<u8>(),
+        TypeId::of::<u16>(),
+        TypeId::of::<u32>(),
+        TypeId::of::<u64>(),
+        TypeId::of::<usize>(),
+        TypeId::of::<f32>(),
+        TypeId::of::<f64>(),
+        TypeId::of::<()>(),
+        TypeId::of::<Option<String>>(),
+        TypeId::of::<Option<&'static str>>(),
+        TypeId::of::<Option<bool>>(),
+        TypeId::of::<Option<i64>>(),
+        TypeId::of::<serde_json::Value>(),
+    ]
+    .contains(&of)
 }

@@ -126,14 +126,20 @@ impl HookTables {
 
     fn remember(&self, hook: &str, table: HookTable) -> TableRef<'_> {
         let table = Arc::new(table);
-        if let Ok(mut more) = self.more.write() {
+        let earlier = self.more.write().ok().and_then(|mut more| {
+            if let Some(earlier) = more.get(hook) {
+                return Some(earlier.clone());
+            }
             let unimplemented = more.values().filter(|t| t.bound.is_empty()).count();
             if !table.bound.is_empty() || unimplemented < MAX_UNIMPLEMENTED_HOOKS {
-                let kept = more.entry(hook.to_string()).or_insert(table);
-                return TableRef::Shared(kept.clone());
+                more.insert(hook.to_string(), table.clone());
             }
-        }
-        TableRef::Shared(table)
+            None
+        });
+        // Ours is dropped (if another thread's table won) only now, with the lock
+        // released: dropping Python objects may run code that hands the GIL to a thread
+        // waiting for this lock.
+        TableRef::Shared(earlier.unwrap_or(table))
     }
 
     /// Looks the hook up on every plugin. An attribute lookup that raises marks

@@ -26,9 +26,8 @@ pub use failure::PyFailure;
 pub use hook::{CallPolicy, HookMethod};
 pub use in_flight::{host_exiting, stop_all as stop_hooks_for_exit, InFlight};
 pub use runtime::PythonRuntime;
-pub use value::{ManifestView, PyValue};
+pub use value::{ManifestView, PluginInstance, PyValue};
 
-pub(crate) use scoped_flag::while_set;
 pub(crate) use support::support_module;
 
 use pyo3::prelude::*;

@@ -12,7 +12,7 @@ use super::hook::SharedKwargs;
 use super::hook_tables::HookTables;
 use super::loader::{self, unload_plugin};
 use super::release::while_attached;
-use super::{support_module, InterpreterInfo, PyFailure, PyValue};
+use super::{support_module, InterpreterInfo, PluginInstance, PyFailure, PyValue};
 use crate::engine::{
     CallFailure, CallTarget, Dispatcher, LoadRequest, LoadedCode, LoadedPlugin, OutcomeSink,
     Runtime,
@@ -51,7 +51,7 @@ impl Runtime for PythonRuntime {
     fn load(&self, request: &LoadRequest) -> Result<LoadedCode, PyFailure> {
         let (instance, warnings) = Python::attach(|py| loader::load_plugin(py, request))?;
         Ok(LoadedCode {
-            instance: PyValue::new(instance),
+            instance: PluginInstance::new(instance),
             warnings,
         })
     }

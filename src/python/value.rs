@@ -76,6 +76,23 @@ impl ManifestView {
     }
 }
 
+/// A plugin's `Plugin` instance, opaque to the engine. Dropped as any pyo3 reference
+/// is (at once, or by the next thread to attach), never kept waiting on one thread as
+/// a [`PyValue`] may be: a set let go of must not keep its plugins alive.
+#[derive(Debug)]
+pub struct PluginInstance(Py<PyAny>);
+
+impl PluginInstance {
+    pub fn new(object: Py<PyAny>) -> Self {
+        Self(object)
+    }
+
+    /// The underlying Python object.
+    pub fn as_py(&self) -> &Py<PyAny> {
+        &self.0
+    }
+}
+
 /// A value returned by a hook: the live Python object, convertible on demand.
 ///
 /// Dropping one needs the interpreter. On a thread not attached to it (a Rust host's),

@@ -267,3 +267,54 @@ fn a_set_with_more_hooks_than_are_pinned_finds_each_one() {
     }
     assert_eq!(engine.invoke("hook_59", &args).expect("call").len(), 1);
 }
+
+#[test]
+fn arguments_that_may_serialize_differently_are_converted_for_every_call() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let tmp = tempfile::tempdir().unwrap();
+    simple_plugin(
+        "echo",
+        "1",
+        "    def hook(self, n, user=None):\n        return [n, user]",
+    )
+    .write_into(tmp.path());
+    let engine = engine(tmp.path());
+    // An atomic serializes its value at the time: the same arguments, new values.
+    let args = HookArgs::new().arg(&COUNTER).kwarg("user", "alice");
+    for n in 0..4u64 {
+        COUNTER.store(n * 10, Ordering::Relaxed);
+        assert_eq!(
+            texts(engine.invoke_collect("hook", &args)),
+            [format!(r#"echo: [{},"alice"]"#, n * 10)]
+        );
+    }
+}
+
+#[test]
+fn instances_of_a_replaced_set_are_released_without_another_hook_call() {
+    use pyo3::prelude::*;
+    let tmp = tempfile::tempdir().unwrap();
+    PluginSrc::new("registered", "1")
+        .plugin_py(
+            "import sys, weakref\n\n\
+             class Plugin:\n    \
+             def __init__(self):\n        \
+             sys.__dict__.setdefault('_rt_hot_path_instances', []).append(weakref.ref(self))\n",
+        )
+        .write_into(tmp.path());
+    let engine = engine(tmp.path());
+    engine.reload();
+    engine.reload();
+    // No hook call on this thread since: the replaced instances went anyway.
+    let alive: usize = Python::attach(|py| {
+        py.eval(
+            c"sum(1 for r in __import__('sys')._rt_hot_path_instances if r() is not None)",
+            None,
+            None,
+        )
+        .and_then(|n| n.extract())
+        .unwrap()
+    });
+    assert_eq!(alive, 1, "only the current set's instance is alive");
+}

@@ -151,3 +151,23 @@ def test_a_dispatch_passing_keywords_by_position_binds_them_the_same() -> None:
     dispatch = _batch.make_dispatch("hook", methods, plans, 1, ["user", "dry_run"])
     out = run(dispatch, 3, True, "x", "alice", True)
     assert out == [["x", "alice", True], ["x", None, "alice"], ["x", "alice"]]
+
+
+def test_a_dropped_dispatch_function_frees_its_methods_without_the_cycle_collector() -> None:
+    import gc
+    import weakref
+
+    target = Signatures()
+    alive = weakref.ref(target)
+    dispatch = _batch.make_dispatch("hook", [target.plain], [(1, [])], 1, [])
+    assert dispatch is not None
+    del target
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        assert alive() is not None
+        del dispatch
+        assert alive() is None, "held only by the function: freed with it"
+    finally:
+        if was_enabled:
+            gc.enable()
