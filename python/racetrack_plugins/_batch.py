@@ -123,6 +123,8 @@ def make_dispatch(
             "        t = e.__traceback__",
             "        if t is not None and t.tb_next is not None:",
             "            e.__traceback__ = t.tb_next",
+            # The traceback's head holds this frame: kept in a local, a cycle.
+            "        t = None",
             f"        out[{i}] = (FAILED, e)",
             "        if fail_fast:",
             "            return",

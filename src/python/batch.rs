@@ -265,6 +265,7 @@ fn run<'py>(
     };
     let failed = markers.failed.bind(py);
     let mut escaped = escaped;
+    let mut any_failed = escaped.is_some();
     for (member, slot) in members.iter().zip(out.iter()) {
         if slot.is(not_called) {
             // Raised between two calls (an asynchronous exception): it stopped the
@@ -272,13 +273,20 @@ fn run<'py>(
             if let Some(err) = escaped.take() {
                 failure(py, &member.plugin, &err, each);
             }
-            return Ok(());
+            break;
         }
         if let Some(err) = raised(&slot, failed) {
+            any_failed = true;
             failure(py, &member.plugin, &err, each);
             continue;
         }
         each(&member.plugin, Ok(PyValue::new(slot.unbind())));
+    }
+    if any_failed {
+        // A failure's traceback reaches this call's frame, which holds `out`, which
+        // holds the failure: emptied, no cycle keeps the call's objects (its plugins
+        // among them) alive until a cyclic collection.
+        let _ = out.del_slice(0, out.len());
     }
     if let Some(err) = escaped {
         tracing::warn!(

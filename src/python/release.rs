@@ -3,7 +3,8 @@
 //! hands each such object to its global queue: a lock per object, and a queue freed and
 //! regrown every time it is emptied, which cost more than a small hook's whole call.
 //! Here they wait in a list of the dropping thread's own, with no lock, and that thread
-//! gives them back the next time it calls a hook (it is attached then anyway). A list
+//! gives them back the next time it calls into the runtime (a hook call, a load, a
+//! `PyValue` method: attached then anyway). A list
 //! that reaches [`MAX_WAITING`], and whatever waits when the thread ends, goes to
 //! pyo3's queue as before, so nothing waits for long.
 //!
@@ -48,6 +49,10 @@ pub(super) fn release(object: Py<PyAny>) {
 /// Runs `f` attached to the interpreter, first giving back every reference this
 /// thread left waiting; values dropped inside `f` go at once.
 pub(super) fn while_attached<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
+    if ATTACHED.try_with(Cell::get).unwrap_or(false) {
+        // Inside an outer `while_attached`: drained already, the flag is set.
+        return Python::attach(f);
+    }
     Python::attach(|py| {
         release_waiting(py);
         while_set(&ATTACHED, || f(py))

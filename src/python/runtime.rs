@@ -49,7 +49,7 @@ impl Runtime for PythonRuntime {
     }
 
     fn load(&self, request: &LoadRequest) -> Result<LoadedCode, PyFailure> {
-        let (instance, warnings) = Python::attach(|py| loader::load_plugin(py, request))?;
+        let (instance, warnings) = while_attached(|py| loader::load_plugin(py, request))?;
         Ok(LoadedCode {
             instance: PluginInstance::new(instance),
             warnings,
@@ -66,7 +66,7 @@ impl Runtime for PythonRuntime {
         if plugins.is_empty() {
             return;
         }
-        Python::attach(|py| {
+        while_attached(|py| {
             for plugin in plugins {
                 unload_plugin(py, plugin);
             }
@@ -74,7 +74,7 @@ impl Runtime for PythonRuntime {
     }
 
     fn forget_under(&self, root: &Path) {
-        Python::attach(|py| {
+        while_attached(|py| {
             let forgotten = support_module(py, "_loading")
                 .and_then(|m| m.call_method1("forget_under", (root,)));
             if let Err(e) = forgotten {

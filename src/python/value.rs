@@ -10,7 +10,7 @@ use pyo3::types::{PyDict, PyString};
 use serde::de::DeserializeOwned;
 
 use super::args::HookArgs;
-use super::release::release;
+use super::release::{release, while_attached};
 use super::{support_module, PyFailure};
 use crate::manifest::PluginManifest;
 
@@ -97,8 +97,9 @@ impl PluginInstance {
 ///
 /// Dropping one needs the interpreter. On a thread not attached to it (a Rust host's),
 /// the reference waits in a list of that thread's own, given back the next time the
-/// thread calls a hook, when the thread ends, or once a few dozen are waiting
-/// (`release.rs`): pyo3's own queue for these costs a lock per object.
+/// thread calls into the runtime (a hook call, a load, any `PyValue` method), when the
+/// thread ends, or once 64 are waiting (`release.rs`): pyo3's own queue for these
+/// costs a lock per object.
 #[derive(Debug)]
 pub struct PyValue {
     /// Taken only by `Drop` and `into_py`. One word: a `PyValue` moves as a pointer.
@@ -107,7 +108,7 @@ pub struct PyValue {
 
 impl Clone for PyValue {
     fn clone(&self) -> Self {
-        Python::attach(|py| Self {
+        while_attached(|py| Self {
             object: ManuallyDrop::new(self.object.clone_ref(py)),
         })
     }
@@ -140,7 +141,7 @@ impl PyValue {
     }
 
     pub fn is_none(&self) -> bool {
-        Python::attach(|py| self.object.is_none(py))
+        while_attached(|py| self.object.is_none(py))
     }
 
     /// JSON view: paths become strings, models their dicts, anything else its repr.
@@ -148,7 +149,7 @@ impl PyValue {
     /// cycles, too large or deep, lone surrogates, a raising `repr`) is an error
     /// (`NotJsonable`) naming where in the value it is.
     pub fn to_json(&self) -> Result<serde_json::Value, PyFailure> {
-        Python::attach(|py| self.to_json_with(py))
+        while_attached(|py| self.to_json_with(py))
     }
 
     pub(crate) fn to_json_with(&self, py: Python<'_>) -> Result<serde_json::Value, PyFailure> {
@@ -168,7 +169,7 @@ impl PyValue {
 
     /// Calls a method of the object (e.g. a deployer returned by `fatman_deployers`).
     pub fn call_method(&self, name: &str, args: &HookArgs) -> Result<PyValue, PyFailure> {
-        Python::attach(|py| {
+        while_attached(|py| {
             let (a, k) = args.to_python(py)?;
             self.object
                 .bind(py)
@@ -180,7 +181,7 @@ impl PyValue {
 
     /// Reads an attribute of the object.
     pub fn getattr(&self, name: &str) -> Result<PyValue, PyFailure> {
-        Python::attach(|py| {
+        while_attached(|py| {
             self.object
                 .bind(py)
                 .getattr(name)
@@ -196,7 +197,7 @@ impl PyValue {
     /// anything else, having merged at most some entries (which the caller's slow path
     /// then merges again with the same values).
     pub fn merge_str_dict_into(&self, merged: &mut BTreeMap<String, String>) -> bool {
-        Python::attach(|py| {
+        while_attached(|py| {
             let Ok(dict) = self.object.bind(py).cast_exact::<PyDict>() else {
                 return false;
             };
@@ -224,7 +225,7 @@ impl PyValue {
 
     /// The entries of a dict result with string keys, values kept as live objects.
     pub fn dict_items(&self) -> Result<Vec<(String, PyValue)>, String> {
-        Python::attach(|py| {
+        while_attached(|py| {
             let object = self.object.bind(py);
             let dict = object
                 .cast::<PyDict>()

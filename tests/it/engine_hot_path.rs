@@ -318,3 +318,45 @@ fn instances_of_a_replaced_set_are_released_without_another_hook_call() {
     });
     assert_eq!(alive, 1, "only the current set's instance is alive");
 }
+
+#[test]
+fn a_failed_batched_call_leaves_no_cycle_keeping_its_plugins() {
+    use pyo3::prelude::*;
+    let tmp = tempfile::tempdir().unwrap();
+    PluginSrc::new("raises-once-registered", "1")
+        .plugin_py(
+            "import sys, weakref\n\n\
+             class Plugin:\n    \
+             def __init__(self):\n        \
+             sys.__dict__.setdefault('_rt_failed_call_instances', []).append(weakref.ref(self))\n\n    \
+             def hook(self, user=None):\n        raise ValueError(user)\n",
+        )
+        .write_into(tmp.path());
+    let engine = engine(tmp.path());
+    let gc = |what: &std::ffi::CStr| {
+        Python::attach(|py| py.run(what, None, None).unwrap());
+    };
+    // Without the cycle collector, only reference counts free what the call left.
+    gc(c"import gc; gc.collect(); gc.disable()");
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let failed = engine.invoke("hook", &HookArgs::new().kwarg("user", "alice"));
+        assert!(
+            matches!(failed, Err(HookError::Raised { .. })),
+            "{failed:?}"
+        );
+        // The error holds the exception, whose traceback holds the plugin's frame.
+        drop(failed);
+        engine.reload();
+        Python::attach(|py| {
+            py.eval(
+                c"sum(1 for r in __import__('sys')._rt_failed_call_instances if r() is not None)",
+                None,
+                None,
+            )
+            .and_then(|n| n.extract::<usize>())
+            .unwrap()
+        })
+    }));
+    gc(c"import gc; gc.enable()");
+    assert_eq!(outcome.unwrap(), 1, "the replaced instance is gone");
+}

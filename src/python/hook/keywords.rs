@@ -51,12 +51,14 @@ impl HookMethod {
                 keep |= 1 << i;
             }
         }
-        if let Ok(mut plan) = self.plan.lock() {
-            *plan = Some(KeywordPlan {
-                keys: keys.iter().map(|k| k.clone().unbind()).collect(),
-                keep,
-            });
-        }
+        let new = KeywordPlan {
+            keys: keys.iter().map(|k| k.clone().unbind()).collect(),
+            keep,
+        };
+        // The plan it replaces is dropped after the lock is released: dropping its keys
+        // (str subclasses from a Python caller) may run code that hands the GIL to a
+        // thread waiting for this lock.
+        let _old = self.plan.lock().ok().and_then(|mut plan| plan.replace(new));
         Ok(keep)
     }
 }
