@@ -291,47 +291,56 @@ fn arguments_that_may_serialize_differently_are_converted_for_every_call() {
     }
 }
 
+/// A plugin whose instances register a weak reference under `sys.<key>`, with `body`
+/// appended to its class.
+fn registering_plugin(name: &str, key: &str, body: &str) -> PluginSrc {
+    PluginSrc::new(name, "1").plugin_py(&format!(
+        "import sys, weakref\n\n\
+         class Plugin:\n    \
+         def __init__(self):\n        \
+         sys.__dict__.setdefault('{key}', []).append(weakref.ref(self))\n\n{body}"
+    ))
+}
+
+/// How many instances registered under `sys.<key>` are still alive.
+fn live_instances(key: &str) -> usize {
+    use pyo3::prelude::*;
+    let code = std::ffi::CString::new(format!(
+        "sum(1 for r in __import__('sys').{key} if r() is not None)"
+    ))
+    .unwrap();
+    Python::attach(|py| {
+        py.eval(&code, None, None)
+            .and_then(|n| n.extract())
+            .unwrap()
+    })
+}
+
 #[test]
 fn instances_of_a_replaced_set_are_released_without_another_hook_call() {
-    use pyo3::prelude::*;
     let tmp = tempfile::tempdir().unwrap();
-    PluginSrc::new("registered", "1")
-        .plugin_py(
-            "import sys, weakref\n\n\
-             class Plugin:\n    \
-             def __init__(self):\n        \
-             sys.__dict__.setdefault('_rt_hot_path_instances', []).append(weakref.ref(self))\n",
-        )
-        .write_into(tmp.path());
+    registering_plugin("registered", "_rt_hot_path_instances", "").write_into(tmp.path());
     let engine = engine(tmp.path());
     engine.reload();
     engine.reload();
     // No hook call on this thread since: the replaced instances went anyway.
-    let alive: usize = Python::attach(|py| {
-        py.eval(
-            c"sum(1 for r in __import__('sys')._rt_hot_path_instances if r() is not None)",
-            None,
-            None,
-        )
-        .and_then(|n| n.extract())
-        .unwrap()
-    });
-    assert_eq!(alive, 1, "only the current set's instance is alive");
+    assert_eq!(
+        live_instances("_rt_hot_path_instances"),
+        1,
+        "only the current set's instance is alive"
+    );
 }
 
 #[test]
 fn a_failed_batched_call_leaves_no_cycle_keeping_its_plugins() {
     use pyo3::prelude::*;
     let tmp = tempfile::tempdir().unwrap();
-    PluginSrc::new("raises-once-registered", "1")
-        .plugin_py(
-            "import sys, weakref\n\n\
-             class Plugin:\n    \
-             def __init__(self):\n        \
-             sys.__dict__.setdefault('_rt_failed_call_instances', []).append(weakref.ref(self))\n\n    \
-             def hook(self, user=None):\n        raise ValueError(user)\n",
-        )
-        .write_into(tmp.path());
+    registering_plugin(
+        "raises-once-registered",
+        "_rt_failed_call_instances",
+        "    def hook(self, user=None):\n        raise ValueError(user)\n",
+    )
+    .write_into(tmp.path());
     let engine = engine(tmp.path());
     let gc = |what: &std::ffi::CStr| {
         Python::attach(|py| py.run(what, None, None).unwrap());
@@ -347,15 +356,7 @@ fn a_failed_batched_call_leaves_no_cycle_keeping_its_plugins() {
         // The error holds the exception, whose traceback holds the plugin's frame.
         drop(failed);
         engine.reload();
-        Python::attach(|py| {
-            py.eval(
-                c"sum(1 for r in __import__('sys')._rt_failed_call_instances if r() is not None)",
-                None,
-                None,
-            )
-            .and_then(|n| n.extract::<usize>())
-            .unwrap()
-        })
+        live_instances("_rt_failed_call_instances")
     }));
     gc(c"import gc; gc.enable()");
     assert_eq!(outcome.unwrap(), 1, "the replaced instance is gone");
