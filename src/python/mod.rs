@@ -16,7 +16,6 @@ mod in_flight;
 mod loader;
 mod release;
 mod runtime;
-mod scoped_flag;
 mod support;
 mod value;
 

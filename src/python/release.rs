@@ -14,8 +14,6 @@ use std::cell::{Cell, RefCell};
 
 use pyo3::prelude::*;
 
-use super::scoped_flag::while_set;
-
 /// References one thread keeps before handing them to pyo3's queue: a thread that
 /// drops large results and seldom calls hooks never keeps many alive past their drop.
 const MAX_WAITING: usize = 64;
@@ -53,9 +51,18 @@ pub(super) fn while_attached<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> R 
         // Inside an outer `while_attached`: drained already, the flag is set.
         return Python::attach(f);
     }
+    /// Clears the flag however `f` ends (a panic included).
+    struct Detaching;
+    impl Drop for Detaching {
+        fn drop(&mut self) {
+            let _ = ATTACHED.try_with(|a| a.set(false));
+        }
+    }
     Python::attach(|py| {
         release_waiting(py);
-        while_set(&ATTACHED, || f(py))
+        let _ = ATTACHED.try_with(|a| a.set(true));
+        let _clear = Detaching;
+        f(py)
     })
 }
 
